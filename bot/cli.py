@@ -1,0 +1,177 @@
+"""`thoth-bot` (also `python -m bot`): serve, worker, advise, replay, check-config (SPEC §3).
+
+Exit status: 0 success, 1 a job failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("thoth-bot")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("THOTH_BOT_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.run(args)
+    except ConfigError as error:
+        print(f"thoth-bot: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thoth-bot", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="the webhook server (and, embedded, its workers)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
+    serve.add_argument("--config")
+    serve.add_argument(
+        "--insecure-skip-verify",
+        action="store_true",
+        help="accept unsigned deliveries (local experiments only)",
+    )
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="a worker for the distributed mode (REDIS_URL)")
+    worker.add_argument("--config")
+    worker.set_defaults(run=_worker)
+
+    advise = commands.add_parser("advise", help="lock a local checkout, no forge")
+    advise.add_argument("path")
+    advise.add_argument("--env", action="append", default=[], help="runtime environment(s)")
+    advise.add_argument("--node-class", help="lock for this node class instead")
+    advise.add_argument("--force", action="store_true", help="skip the result cache")
+    advise.add_argument("--write", action="store_true", help="write the lock(s) and hooks")
+    advise.add_argument("--config")
+    advise.set_defaults(run=_advise)
+
+    replay = commands.add_parser("replay", help="send a recorded webhook body to a running bot")
+    replay.add_argument("file")
+    replay.add_argument("--event", required=True, help="push, pull_request... or 'Push Hook'")
+    replay.add_argument("--forge", choices=("github", "gitlab"), default="github")
+    replay.add_argument("--url", default="http://127.0.0.1:8080")
+    replay.add_argument("--delivery")
+    replay.add_argument("--config")
+    replay.set_defaults(run=_replay)
+
+    check = commands.add_parser("check-config", help="validate the configuration")
+    check.add_argument("--config")
+    check.set_defaults(run=_check_config)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.serve import serve
+
+    settings = load_settings(args.config)
+    missing = [
+        name
+        for name, forge, secret in (
+            (
+                "GITHUB_WEBHOOK_SECRET",
+                settings.github,
+                settings.github and settings.github.webhook_secret,
+            ),
+            (
+                "GITLAB_WEBHOOK_SECRET",
+                settings.gitlab,
+                settings.gitlab and settings.gitlab.webhook_secret,
+            ),
+        )
+        if forge is not None and not secret
+    ]
+    if missing and not args.insecure_skip_verify:
+        raise ConfigError(
+            f"{', '.join(missing)} is not set: deliveries could not be verified. Fix: set it to "
+            "the webhook secret configured on the forge (or pass --insecure-skip-verify for a "
+            "local experiment)."
+        )
+    if args.insecure_skip_verify:
+        log.warning(
+            "!!! --insecure-skip-verify: webhook signatures are NOT checked. Anyone who "
+            "can reach this port can make the bot act. Never run like this in production."
+        )
+    if settings.github is None and settings.gitlab is None:
+        log.warning(
+            "No forge configured: set GITHUB_APP_ID, GITHUB_PRIVATE_KEY(_PATH) and "
+            "GITHUB_WEBHOOK_SECRET for GitHub, or GITLAB_TOKEN and GITLAB_WEBHOOK_SECRET for "
+            "GitLab. Serving health endpoints only."
+        )
+    serve(settings, host=args.host, port=args.port, verify=not args.insecure_skip_verify)
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    if not settings.redis_url:
+        raise ConfigError(
+            "`thoth-bot worker` runs jobs of the distributed mode. Fix: set REDIS_URL, or use "
+            "`thoth-bot serve`, which runs its workers in-process."
+        )
+    print("thoth-bot: the distributed mode is not available in this release", file=sys.stderr)
+    return 2
+
+
+def _advise(args: argparse.Namespace) -> int:
+    from bot.local_advise import advise_checkout
+
+    settings = load_settings(args.config)
+    return asyncio.run(
+        advise_checkout(
+            settings,
+            args.path,
+            environments=args.env,
+            node_class=args.node_class,
+            force=args.force,
+            write=args.write,
+        )
+    )
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from bot.replay import replay
+
+    return asyncio.run(
+        replay(
+            args.file,
+            event=args.event,
+            forge=args.forge,
+            url=args.url,
+            delivery=args.delivery,
+        )
+    )
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    settings: Settings = load_settings(args.config)
+    source = settings.config_path or "the built-in default configuration"
+    print(f"configuration: {source}")
+    print(f"default node class: {settings.default_node_class}")
+    for node_class in settings.node_classes.values():
+        print(f"  - {node_class.describe()}")
+    print(
+        f"adviser: {settings.adviser}"
+        + (f" ({settings.thoth_host})" if settings.thoth_host else "")
+    )
+    github = settings.github
+    print(f"GitHub: {'configured at ' + github.api_url if github else 'not configured'}")
+    print(
+        f"GitLab: {'configured at ' + settings.gitlab.url if settings.gitlab else 'not configured'}"
+    )
+    print(f"state directory: {settings.state_dir}")
+    print("configuration OK")
+    return 0

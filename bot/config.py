@@ -1,0 +1,302 @@
+"""The bot's own configuration (SPEC §5.1): a YAML file of node classes plus the environment.
+
+`load_settings()` raises `ConfigError` with a message that says what is wrong and how to fix it;
+the command line turns that into exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from handlers.adviser import Hardware, NodeClass
+from handlers.yaml_source import YamlSource, describe_schema_error, first_schema_error
+
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GITLAB_URL = "https://gitlab.com"
+
+_STRING_OR_NULL = {"type": ["string", "null"]}
+_VERSION = {"type": ["string", "null"], "pattern": r"^[0-9][0-9A-Za-z.+-]*$"}
+
+NODE_CLASS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["hardware", "python_version", "platform"],
+    "additionalProperties": False,
+    "properties": {
+        "hardware": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "cpu_family": {"type": ["integer", "null"]},
+                "cpu_model": {"type": ["integer", "null"]},
+                "cpu_flags": {"type": "array", "items": {"type": "string"}},
+                "gpu_model": _STRING_OR_NULL,
+            },
+        },
+        "operating_system": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "version"],
+            "properties": {"name": _STRING_OR_NULL, "version": _STRING_OR_NULL},
+        },
+        "python_version": {"type": "string", "pattern": r"^3\.[0-9]+$"},
+        "platform": {"type": "string", "pattern": r"^[a-z0-9]+[-_][a-z0-9_]+$"},
+        "cuda_version": _VERSION,
+        "cudnn_version": _VERSION,
+        "openblas_version": _VERSION,
+        "openmpi_version": _VERSION,
+        "mkl_version": _VERSION,
+        "base_image": _STRING_OR_NULL,
+        "node_selector": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["default_node_class", "node_classes"],
+    "additionalProperties": False,
+    "properties": {
+        "default_node_class": {"type": "string"},
+        "node_classes": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": r"^[a-zA-Z0-9_-]+$"},
+            "additionalProperties": NODE_CLASS_SCHEMA,
+        },
+        "lock": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "labels": {"type": "array", "items": {"type": "string"}},
+                "cache_ttl": {"type": ["string", "number"]},
+            },
+        },
+        "adviser": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"timeout": {"type": ["string", "number"]}},
+        },
+    },
+}
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says why and how to fix it."""
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    app_id: str
+    private_key: str
+    webhook_secret: str | None
+    api_url: str = DEFAULT_GITHUB_API_URL
+
+
+@dataclass(frozen=True)
+class GitLabSettings:
+    url: str
+    token: str
+    webhook_secret: str | None
+    signing_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    node_classes: Mapping[str, NodeClass]
+    default_node_class: str
+    lock_labels: tuple[str, ...] = ("thoth", "dependencies")
+    cache_ttl: float = 3 * 3600.0
+    advise_timeout: float = 45 * 60.0
+    github: GitHubSettings | None = None
+    gitlab: GitLabSettings | None = None
+    adviser: str = "local"
+    thoth_host: str | None = None
+    thoth_token: str | None = None
+    redis_url: str | None = None
+    state_dir: Path = Path(".thoth-bot")
+    config_path: Path | None = None
+    workers: int = 4
+    warnings: tuple[str, ...] = field(default=())
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Settings from `path` (else $THOTH_BOT_CONFIG, else the built-in example) and `env`."""
+    env = os.environ if env is None else env
+    config_path = (
+        Path(path)
+        if path
+        else (Path(env["THOTH_BOT_CONFIG"]) if env.get("THOTH_BOT_CONFIG") else None)
+    )
+    if config_path is not None:
+        try:
+            text = config_path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read the configuration file {config_path}: {error.strerror}. "
+                "Fix: pass an existing file with --config or THOTH_BOT_CONFIG."
+            ) from None
+        shown = str(config_path)
+    else:
+        text = resources.files("bot").joinpath("data/default-config.yaml").read_text("utf-8")
+        shown = "the built-in default configuration"
+    node_classes, default_class, lock, adviser = _parse_file(text, shown)
+    thoth_host = env.get("THOTH_HOST") or None
+    adviser_kind = env.get("THOTH_BOT_ADVISER") or ("thoth" if thoth_host else "local")
+    if adviser_kind not in ("thoth", "local"):
+        raise ConfigError(
+            f"THOTH_BOT_ADVISER={adviser_kind!r} is not a backend. "
+            "Fix: set it to `thoth` or `local`."
+        )
+    if adviser_kind == "thoth" and not thoth_host:
+        raise ConfigError(
+            "THOTH_BOT_ADVISER=thoth needs a Thoth user-API. Fix: set THOTH_HOST "
+            "(a host name, or a URL such as http://thoth.example:8080)."
+        )
+    return Settings(
+        node_classes=node_classes,
+        default_node_class=default_class,
+        lock_labels=tuple(lock.get("labels", ("thoth", "dependencies"))),
+        cache_ttl=parse_duration(lock.get("cache_ttl", "3h"), "lock.cache_ttl"),
+        advise_timeout=parse_duration(adviser.get("timeout", "45m"), "adviser.timeout"),
+        github=_github(env),
+        gitlab=_gitlab(env),
+        adviser=adviser_kind,
+        thoth_host=thoth_host,
+        thoth_token=env.get("THOTH_TOKEN") or None,
+        redis_url=env.get("REDIS_URL") or None,
+        state_dir=Path(env.get("THOTH_BOT_STATE_DIR") or ".thoth-bot"),
+        config_path=config_path,
+        workers=_positive_int(env.get("THOTH_BOT_WORKERS", "4"), "THOTH_BOT_WORKERS"),
+    )
+
+
+def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict, dict]:
+    try:
+        source = YamlSource(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{shown} is not valid YAML: {error}. Fix: correct the syntax.") from None
+    error = first_schema_error(CONFIG_SCHEMA, source.data)
+    if error is not None:
+        line = source.line(list(error.absolute_path))
+        raise ConfigError(
+            f"{shown}:{line}: {describe_schema_error(error)}. Fix: see the configuration "
+            "reference in README.md (node classes need hardware, python_version and platform)."
+        )
+    data = source.data
+    node_classes = {name: _node_class(name, spec) for name, spec in data["node_classes"].items()}
+    default_class = data["default_node_class"]
+    if default_class not in node_classes:
+        raise ConfigError(
+            f"{shown}:{source.line(['default_node_class'])}: default_node_class {default_class!r} "
+            f"is not declared. Fix: use one of {', '.join(sorted(node_classes))}."
+        )
+    return node_classes, default_class, data.get("lock") or {}, data.get("adviser") or {}
+
+
+def _node_class(name: str, spec: Mapping[str, Any]) -> NodeClass:
+    hardware = spec.get("hardware") or {}
+    operating_system = spec.get("operating_system") or {}
+    return NodeClass(
+        name=name,
+        hardware=Hardware(
+            cpu_family=hardware.get("cpu_family"),
+            cpu_model=hardware.get("cpu_model"),
+            cpu_flags=tuple(hardware.get("cpu_flags") or ()),
+            gpu_model=hardware.get("gpu_model"),
+        ),
+        python_version=spec["python_version"],
+        platform=spec["platform"],
+        os_name=operating_system.get("name"),
+        os_version=operating_system.get("version"),
+        cuda_version=spec.get("cuda_version"),
+        cudnn_version=spec.get("cudnn_version"),
+        openblas_version=spec.get("openblas_version"),
+        openmpi_version=spec.get("openmpi_version"),
+        mkl_version=spec.get("mkl_version"),
+        base_image=spec.get("base_image"),
+        node_selector=tuple(sorted((spec.get("node_selector") or {}).items())),
+    )
+
+
+def _github(env: Mapping[str, str]) -> GitHubSettings | None:
+    app_id = env.get("GITHUB_APP_ID")
+    if not app_id:
+        return None
+    key = env.get("GITHUB_PRIVATE_KEY")
+    key_path = env.get("GITHUB_PRIVATE_KEY_PATH")
+    if not key and key_path:
+        try:
+            key = Path(key_path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(
+                f"GITHUB_PRIVATE_KEY_PATH={key_path} cannot be read: {error.strerror}. "
+                "Fix: point it at the App's private key (.pem) downloaded from the App's settings."
+            ) from None
+    if not key:
+        raise ConfigError(
+            "GITHUB_APP_ID is set but the App's private key is missing. Fix: set "
+            "GITHUB_PRIVATE_KEY (the PEM text) or GITHUB_PRIVATE_KEY_PATH."
+        )
+    if "PRIVATE KEY-----" not in key:
+        raise ConfigError(
+            "The GitHub App's private key is not PEM text. Fix: use the .pem file GitHub "
+            "generated for the App (it starts with -----BEGIN RSA PRIVATE KEY-----)."
+        )
+    return GitHubSettings(
+        app_id=app_id,
+        private_key=key,
+        webhook_secret=env.get("GITHUB_WEBHOOK_SECRET") or None,
+        api_url=(env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/"),
+    )
+
+
+def _gitlab(env: Mapping[str, str]) -> GitLabSettings | None:
+    token = env.get("GITLAB_TOKEN")
+    if not token:
+        return None
+    signing = env.get("GITLAB_WEBHOOK_SIGNING_TOKEN") or None
+    if signing is not None and not signing.startswith("whsec_"):
+        raise ConfigError(
+            "GITLAB_WEBHOOK_SIGNING_TOKEN must be the `whsec_...` token GitLab shows for the hook."
+        )
+    return GitLabSettings(
+        url=(env.get("GITLAB_URL") or DEFAULT_GITLAB_URL).rstrip("/"),
+        token=token,
+        webhook_secret=env.get("GITLAB_WEBHOOK_SECRET") or None,
+        signing_token=signing,
+    )
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: str | float, name: str) -> float:
+    """'3h' -> 10800.0; plain numbers are seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ConfigError(
+            f"{name}: {value!r} is not a duration. Fix: write it like 90s, 30m or 3h."
+        )
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _positive_int(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name}={value!r} must be a positive whole number.")
+    return number
