@@ -1,0 +1,68 @@
+"""Third-party programs the tests run from virtualenvs of their own.
+
+pipenv and thamos cannot share an environment (thamos pins `packaging<22` through
+thoth-python), and neither belongs in the bot's environment. Each gets a virtualenv under
+`.cache/tool-venvs/`, made on first use and reused afterwards; a file lock keeps parallel
+test processes from building the same one twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("THOTH_BOT_TEST_CACHE", ROOT / ".cache"))
+
+# Pinned so a test run today and one in a year use the same programs.
+TOOLS = {
+    "pipenv": ["pipenv==2026.10.3"],
+    "thamos": ["thamos==1.29.1"],
+}
+
+
+def tool_venv(name: str) -> Path:
+    """The virtualenv holding tool `name`, created on first use."""
+    target = CACHE / "tool-venvs" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    marker = target / ".installed"
+    with open(target.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists() or marker.read_text() != repr(TOOLS[name]):
+            venv.EnvBuilder(with_pip=True, clear=True).create(target)
+            subprocess.run(
+                [str(target / "bin" / "python"), "-m", "pip", "install", "-q", *TOOLS[name]],
+                check=True,
+                stdout=sys.stderr,
+            )
+            marker.write_text(repr(TOOLS[name]))
+    return target
+
+
+def tool_bin(name: str, program: str | None = None) -> Path:
+    return tool_venv(name) / "bin" / (program or name)
+
+
+def pipenv_verify(project_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real `pipenv verify` in `project_dir` (which holds a Pipfile and Pipfile.lock)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(project_dir),
+        "PIPENV_PIPFILE": str(project_dir / "Pipfile"),
+        "PIPENV_IGNORE_VIRTUALENVS": "1",
+        "PIPENV_NOSPIN": "1",
+        "PIPENV_YES": "1",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [str(tool_bin("pipenv")), "verify"],
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
