@@ -1,0 +1,1 @@
+"""Fakes of the services the bot talks to, speaking their real protocols."""
