@@ -1,0 +1,365 @@
+"""`Forge` on GitHub: GraphQL for reads (one round trip), REST git data API for writes."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import gidgethub
+from gidgethub.abc import GitHubAPI
+
+from bot.github import queries
+from handlers.forge import (
+    Actor,
+    BranchHead,
+    Comment,
+    CommitStatus,
+    FileContent,
+    ForgeError,
+    Issue,
+    MergeRequest,
+    Repo,
+    Snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+EXECUTABLE_MODE = 0o100755
+T = TypeVar("T")
+
+
+class GitHubForge:
+    """One installation's view of GitHub. Cheap to build: one per job."""
+
+    def __init__(self, api: GitHubAPI, *, graphql_url: str, app_slug: Callable[[], Awaitable[str]]):
+        self._api = api
+        self._graphql_url = graphql_url
+        self._app_slug = app_slug
+
+    # -- identity ---------------------------------------------------------------------------
+
+    async def bot_logins(self) -> set[str]:
+        slug = await self._app_slug()
+        # REST says "slug[bot]", GraphQL says "slug".
+        return {f"{slug}[bot]", slug}
+
+    async def is_self(self, actor: Actor) -> bool:
+        return actor.login in await self.bot_logins()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def snapshot(
+        self, repo: Repo, *, branch: str, paths: Sequence[str], lock_branch: str
+    ) -> Snapshot:
+        owner, name = _split(repo)
+        data = await self._graphql(
+            queries.snapshot_query(len(paths)),
+            owner=owner,
+            name=name,
+            branchRef=f"refs/heads/{branch}",
+            branch=branch,
+            lockRef=f"refs/heads/{lock_branch}",
+            lockBranch=lock_branch,
+            **queries.path_variables(paths),
+        )
+        repository = data.get("repository")
+        if repository is None:
+            raise ForgeError(f"repository {repo.full_name} is not visible to the app", status=404)
+        head = (repository.get("branch") or {}).get("target")
+        if head is None:
+            raise ForgeError(f"branch {branch!r} does not exist in {repo.full_name}", status=404)
+        files = await self._files(repo, head, paths)
+        logins = await self.bot_logins()
+        return Snapshot(
+            sha=head["oid"],
+            tree=head["tree"]["oid"],
+            files=files,
+            lock_branch=_branch_head((repository.get("lockBranch") or {}).get("target")),
+            merge_request=_first_merge_request(repository.get("pullRequests"), logins),
+            open_issues=tuple(
+                Issue(number=node["number"], title=node["title"], url=node["url"])
+                for node in repository["issues"]["nodes"]
+                if (node.get("author") or {}).get("login") in logins
+            ),
+        )
+
+    async def read_files(
+        self, repo: Repo, *, sha: str, paths: Sequence[str]
+    ) -> dict[str, FileContent | None]:
+        if not paths:
+            return {}
+        owner, name = _split(repo)
+        data = await self._graphql(
+            queries.files_query(len(paths)),
+            owner=owner,
+            name=name,
+            sha=sha,
+            **queries.path_variables(paths),
+        )
+        commit = (data.get("repository") or {}).get("object")
+        if commit is None:
+            raise ForgeError(f"commit {sha} not found in {repo.full_name}", status=404)
+        return await self._files(repo, commit, paths)
+
+    async def _files(
+        self, repo: Repo, commit: Mapping[str, Any], paths: Sequence[str]
+    ) -> dict[str, FileContent | None]:
+        files: dict[str, FileContent | None] = {}
+        for i, path in enumerate(paths):
+            entry = commit.get(f"f{i}")
+            blob = (entry or {}).get("object")
+            if entry is None or blob is None or "text" not in blob:
+                files[path] = None  # absent, or a directory/submodule
+                continue
+            text = blob.get("text")
+            if blob.get("isTruncated") or (text is None and not blob.get("isBinary")):
+                text = await self._blob_text(repo, entry["oid"])
+            if text is None:
+                files[path] = None  # binary: not something the bot reads
+                continue
+            files[path] = FileContent(text=text, executable=entry["mode"] == EXECUTABLE_MODE)
+        return files
+
+    async def _blob_text(self, repo: Repo, oid: str) -> str:
+        blob = await self._call(self._api.getitem(f"/repos/{repo.full_name}/git/blobs/{oid}"))
+        return base64.b64decode(blob["content"]).decode("utf-8", errors="replace")
+
+    async def changed_paths(self, repo: Repo, *, base: str, head: str) -> frozenset[str]:
+        url = f"/repos/{repo.full_name}/compare/{base}...{head}"
+        paths: set[str] = set()
+
+        async def collect() -> None:
+            async for changed in self._api.getiter(url, iterable_key="files"):
+                paths.add(changed["filename"])
+                if changed.get("previous_filename"):
+                    paths.add(changed["previous_filename"])
+
+        await self._call(collect())
+        return frozenset(paths)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    async def commit_files(
+        self,
+        repo: Repo,
+        *,
+        branch: str,
+        parent: str,
+        parent_tree: str,
+        files: Mapping[str, FileContent | None],
+        message: str,
+        branch_exists: bool,
+    ) -> str:
+        entries = [_tree_entry(path, content) for path, content in sorted(files.items())]
+        tree = await self._call(
+            self._api.post(
+                f"/repos/{repo.full_name}/git/trees",
+                data={"base_tree": parent_tree, "tree": entries},
+            )
+        )
+        commit = await self._call(
+            self._api.post(
+                f"/repos/{repo.full_name}/git/commits",
+                data={"message": message, "tree": tree["sha"], "parents": [parent]},
+            )
+        )
+        await self._set_branch(repo, branch, commit["sha"], exists=branch_exists)
+        return commit["sha"]
+
+    async def _set_branch(self, repo: Repo, branch: str, sha: str, *, exists: bool) -> None:
+        ref_url = f"/repos/{repo.full_name}/git/refs/heads/{quote(branch, safe='/')}"
+        if not exists:
+            try:
+                await self._call(
+                    self._api.post(
+                        f"/repos/{repo.full_name}/git/refs",
+                        data={"ref": f"refs/heads/{branch}", "sha": sha},
+                    )
+                )
+                return
+            except ForgeError as error:
+                if error.status != 422:  # 422: it exists after all (a crash, a race)
+                    raise
+        await self._call(self._api.patch(ref_url, data={"sha": sha, "force": True}))
+
+    async def create_merge_request(
+        self,
+        repo: Repo,
+        *,
+        source_branch: str,
+        target_branch: str,
+        title: str,
+        body: str,
+        labels: Sequence[str],
+    ) -> MergeRequest:
+        try:
+            pull = await self._call(
+                self._api.post(
+                    f"/repos/{repo.full_name}/pulls",
+                    data={
+                        "title": title,
+                        "head": source_branch,
+                        "base": target_branch,
+                        "body": body,
+                    },
+                )
+            )
+        except ForgeError as error:
+            if error.status != 422:
+                raise
+            pull = await self._open_pull(repo, source_branch, target_branch)
+            if pull is None:
+                raise
+        if labels:
+            await self._call(
+                self._api.post(
+                    f"/repos/{repo.full_name}/issues/{pull['number']}/labels",
+                    data={"labels": list(labels)},
+                )
+            )
+        return MergeRequest(
+            number=pull["number"],
+            url=pull["html_url"],
+            title=pull["title"],
+            body=pull.get("body") or "",
+            source_branch=source_branch,
+            target_branch=target_branch,
+        )
+
+    async def _open_pull(self, repo: Repo, source: str, target: str) -> dict[str, Any] | None:
+        owner, _ = _split(repo)
+        url = f"/repos/{repo.full_name}/pulls?state=open&head={quote(owner)}:{quote(source)}"
+        url += f"&base={quote(target)}"
+        pulls = await self._call(self._api.getitem(url))
+        return pulls[0] if pulls else None
+
+    async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
+        await self._call(
+            self._api.patch(
+                f"/repos/{repo.full_name}/pulls/{number}", data={"title": title, "body": body}
+            )
+        )
+
+    async def create_comment(self, repo: Repo, number: int, body: str) -> Comment:
+        comment = await self._call(
+            self._api.post(f"/repos/{repo.full_name}/issues/{number}/comments", data={"body": body})
+        )
+        return Comment(id=comment["id"], body=comment["body"])
+
+    async def update_comment(
+        self, repo: Repo, number: int, comment_id: int | str, body: str
+    ) -> None:
+        await self._call(
+            self._api.patch(
+                f"/repos/{repo.full_name}/issues/comments/{comment_id}", data={"body": body}
+            )
+        )
+
+    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
+        data: dict[str, Any] = {
+            "state": status.state,
+            "description": _one_line(status.description, 140),
+            "context": status.context,
+        }
+        if status.target_url:
+            data["target_url"] = status.target_url
+        await self._call(self._api.post(f"/repos/{repo.full_name}/statuses/{sha}", data=data))
+
+    async def create_issue(
+        self, repo: Repo, *, title: str, body: str, labels: Sequence[str]
+    ) -> Issue:
+        issue = await self._call(
+            self._api.post(
+                f"/repos/{repo.full_name}/issues",
+                data={"title": title, "body": body, "labels": list(labels)},
+            )
+        )
+        return Issue(number=issue["number"], title=issue["title"], url=issue["html_url"], body=body)
+
+    async def update_issue(self, repo: Repo, number: int, *, body: str) -> None:
+        await self._call(
+            self._api.patch(f"/repos/{repo.full_name}/issues/{number}", data={"body": body})
+        )
+
+    async def close_issue(self, repo: Repo, number: int) -> None:
+        await self._call(
+            self._api.patch(
+                f"/repos/{repo.full_name}/issues/{number}",
+                data={"state": "closed", "state_reason": "completed"},
+            )
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _graphql(self, query: str, **variables: Any) -> dict[str, Any]:
+        return await self._call(self._api.graphql(query, endpoint=self._graphql_url, **variables))
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except gidgethub.HTTPException as error:
+            status = int(error.status_code)
+            raise ForgeError(
+                f"GitHub answered {status}: {error}",
+                status=status,
+                retryable=status >= 500 or status == 429 or _rate_limited(error),
+            ) from error
+        except gidgethub.GraphQLException as error:
+            raise ForgeError(f"GitHub GraphQL error: {error}", retryable=False) from error
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ForgeError(f"GitHub unreachable: {error!r}", retryable=True) from error
+
+
+def _split(repo: Repo) -> tuple[str, str]:
+    owner, _, name = repo.full_name.partition("/")
+    return owner, name
+
+
+def _tree_entry(path: str, content: FileContent | None) -> dict[str, Any]:
+    if content is None:
+        return {"path": path, "mode": "100644", "type": "blob", "sha": None}
+    mode = "100755" if content.executable else "100644"
+    return {"path": path, "mode": mode, "type": "blob", "content": content.text}
+
+
+def _branch_head(target: Mapping[str, Any] | None) -> BranchHead | None:
+    if not target:
+        return None
+    parents = tuple(node["oid"] for node in (target.get("parents") or {}).get("nodes", []))
+    return BranchHead(sha=target["oid"], parents=parents, message=target.get("message") or "")
+
+
+def _first_merge_request(
+    connection: Mapping[str, Any] | None, logins: set[str]
+) -> MergeRequest | None:
+    nodes = (connection or {}).get("nodes") or []
+    if not nodes:
+        return None
+    pull = nodes[0]
+    comments = tuple(
+        Comment(id=node["databaseId"], body=node["body"])
+        for node in pull["comments"]["nodes"]
+        if (node.get("author") or {}).get("login") in logins
+    )
+    return MergeRequest(
+        number=pull["number"],
+        url=pull["url"],
+        title=pull["title"],
+        body=pull.get("body") or "",
+        source_branch=pull["headRefName"],
+        target_branch=pull["baseRefName"],
+        bot_comments=comments,
+    )
+
+
+def _rate_limited(error: gidgethub.HTTPException) -> bool:
+    return int(error.status_code) == 403 and "rate limit" in str(error).lower()
+
+
+def _one_line(text: str, limit: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

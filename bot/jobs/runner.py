@@ -1,0 +1,121 @@
+"""In-process workers for the embedded engine: claim a job, run it, retry or give up.
+
+Jobs of one repository never run at the same time; retryable failures (a forge's 5xx, an
+unreachable Thoth) come back after an exponential back-off with jitter, up to `max_attempts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+from bot.jobs.store import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+Execute = Callable[[Job, bool], Awaitable[None]]  # (job, last_attempt)
+
+
+def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
+    """Seconds to wait before attempt `attempt + 1`: exponential, capped, with full jitter."""
+    return random.uniform(0.5, 1.0) * min(cap, base * 2 ** (attempt - 1))
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: JobStore,
+        execute: Execute,
+        *,
+        workers: int = 4,
+        max_attempts: int = 5,
+        backoff_base: float = 2.0,
+        poll_interval: float = 1.0,
+    ):
+        self._store = store
+        self._execute = execute
+        self._workers = workers
+        self.max_attempts = max_attempts
+        self._backoff_base = backoff_base
+        self._poll = poll_interval
+        self._busy: set[str] = set()
+        self._claiming = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        recovered = await self._store.recover()
+        if recovered:
+            log.warning("requeued %d job(s) left unfinished by the previous run", recovered)
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"thoth-bot-worker-{i}")
+            for i in range(self._workers)
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def notify(self) -> None:
+        """A job was queued: wake an idle worker."""
+        self._wakeup.set()
+
+    async def drain(self, within: float = 60.0) -> None:
+        """Wait until no job is running or ready to run (tests, graceful shutdown)."""
+        deadline = time.monotonic() + within
+        while True:
+            counts = await self._store.counts()
+            if not self._busy and counts["ready"] == 0 and counts["running"] == 0:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"jobs still running after {within} s: {counts}")
+            self.notify()
+            await asyncio.sleep(0.02)
+
+    async def _work(self) -> None:
+        while True:
+            async with self._claiming:
+                job = await self._store.claim(frozenset(self._busy))
+                if job is not None:
+                    self._busy.add(job.repo)
+            if job is None:
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._poll)
+                except TimeoutError:
+                    pass
+                continue
+            try:
+                await self._run(job)
+            finally:
+                self._busy.discard(job.repo)
+                self.notify()
+
+    async def _run(self, job: Job) -> None:
+        last_attempt = job.attempts >= self.max_attempts
+        try:
+            await self._execute(job, last_attempt)
+        except asyncio.CancelledError:
+            raise  # shutting down: the job stays 'running' and is requeued on the next start
+        except Exception as error:
+            retryable = bool(getattr(error, "retryable", False))
+            if retryable and not last_attempt:
+                delay = backoff(job.attempts, base=self._backoff_base)
+                log.warning(
+                    "job %s (%s) failed, retrying in %.1f s: %s", job.key, job.repo, delay, error
+                )
+                await self._store.retry(job.id, delay, _describe(error))
+            else:
+                log.exception("job %s (%s) failed for good", job.key, job.repo)
+                await self._store.fail(job.id, _describe(error))
+            return
+        await self._store.finish(job.id)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]

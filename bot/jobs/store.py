@@ -1,0 +1,237 @@
+"""The embedded engine's durable queue: one SQLite file under THOTH_BOT_STATE_DIR.
+
+A delivery is committed (fsync'd, WAL) before the webhook is answered 202. Deliveries that
+arrive while a commit is in flight are written together in the next one (group commit), so the
+cost of durability is shared. One thread owns the connection; the event loop never blocks on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery TEXT NOT NULL UNIQUE,       -- "<forge>:<delivery id>": a redelivery is a no-op
+    forge TEXT NOT NULL,
+    event TEXT NOT NULL,
+    repo TEXT NOT NULL,                  -- jobs of one repository never run at once
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'queued',  -- queued | running | done | failed
+    attempts INTEGER NOT NULL DEFAULT 0,
+    run_after REAL NOT NULL DEFAULT 0,
+    last_error TEXT,
+    received_at REAL NOT NULL,
+    finished_at REAL
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after, id);
+"""
+
+STATES = ("queued", "running", "done", "failed")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    key: str
+    forge: str
+    event: str
+    repo: str
+    payload: str  # the JSON body
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    key: str
+    forge: str
+    event: str
+    repo: str
+    payload: str
+    attempts: int  # including the current one
+    last_error: str | None = None
+
+
+class JobStore:
+    def __init__(self, path: Path):
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore")
+        self._db: sqlite3.Connection | None = None
+        self._pending: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        await self._run(self._connect)
+
+    def _connect(self) -> None:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(SCHEMA)
+        self._db = db
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
+        if self._db is not None:
+            await self._run(self._db.close)
+            self._db = None
+        self._executor.shutdown(wait=True)
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    async def add(self, delivery: Delivery) -> bool:
+        """Record a delivery durably. False when its key was already recorded."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((delivery, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                inserted = await self._run(self._insert, [delivery for delivery, _ in batch])
+            except Exception as error:  # the disk is full, the file is gone...
+                for _, future in batch:
+                    future.set_exception(error)
+                continue
+            for (_, future), added in zip(batch, inserted, strict=True):
+                future.set_result(added)
+
+    def _insert(self, deliveries: Iterable[Delivery]) -> list[bool]:
+        db = self._require()
+        now = time.time()
+        added = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for d in deliveries:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO jobs"
+                    " (delivery, forge, event, repo, payload, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (d.key, d.forge, d.event, d.repo, d.payload, now),
+                )
+                added.append(cursor.rowcount == 1)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return added
+
+    # -- work -------------------------------------------------------------------------------
+
+    async def claim(self, busy_repos: frozenset[str]) -> Job | None:
+        """The oldest runnable job of a repository not in `busy_repos`, marked running."""
+        return await self._run(self._claim, busy_repos)
+
+    def _claim(self, busy_repos: frozenset[str]) -> Job | None:
+        db = self._require()
+        marks = ",".join("?" * len(busy_repos))
+        exclude = f"AND repo NOT IN ({marks})" if busy_repos else ""
+        row = db.execute(
+            "SELECT id, delivery, forge, event, repo, payload, attempts, last_error FROM jobs"
+            f" WHERE state = 'queued' AND run_after <= ? {exclude} ORDER BY id LIMIT 1",
+            (time.time(), *busy_repos),
+        ).fetchone()
+        if row is None:
+            return None
+        db.execute(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1 WHERE id = ?", (row[0],)
+        )
+        return Job(
+            id=row[0],
+            key=row[1],
+            forge=row[2],
+            event=row[3],
+            repo=row[4],
+            payload=row[5],
+            attempts=row[6] + 1,
+            last_error=row[7],
+        )
+
+    async def finish(self, job_id: int) -> None:
+        await self._update(job_id, "done", None, finished=True)
+
+    async def fail(self, job_id: int, error: str) -> None:
+        await self._update(job_id, "failed", error, finished=True)
+
+    async def retry(self, job_id: int, delay: float, error: str) -> None:
+        def run() -> None:
+            self._require().execute(
+                "UPDATE jobs SET state = 'queued', run_after = ?, last_error = ? WHERE id = ?",
+                (time.time() + delay, error, job_id),
+            )
+
+        await self._run(run)
+
+    async def _update(self, job_id: int, state: str, error: str | None, *, finished: bool) -> None:
+        def run() -> None:
+            self._require().execute(
+                "UPDATE jobs SET state = ?, last_error = COALESCE(?, last_error), finished_at = ?"
+                " WHERE id = ?",
+                (state, error, time.time() if finished else None, job_id),
+            )
+
+        await self._run(run)
+
+    async def recover(self) -> int:
+        """After a crash: jobs left running go back to the queue. Returns how many."""
+
+        def run() -> int:
+            cursor = self._require().execute(
+                "UPDATE jobs SET state = 'queued', run_after = 0 WHERE state = 'running'"
+            )
+            return cursor.rowcount
+
+        return await self._run(run)
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs by state, plus 'ready': queued jobs that may run now."""
+
+        def run() -> dict[str, int]:
+            db = self._require()
+            counts = dict.fromkeys(STATES, 0)
+            counts.update(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
+            counts["ready"] = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND run_after <= ?",
+                (time.time(),),
+            ).fetchone()[0]
+            return counts
+
+        return await self._run(run)
+
+    async def job(self, key: str) -> dict[str, Any] | None:
+        """One job's row by delivery key (for operators and tests)."""
+
+        def run() -> dict[str, Any] | None:
+            db = self._require()
+            cursor = db.execute("SELECT * FROM jobs WHERE delivery = ?", (key,))
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+        return await self._run(run)
+
+    async def ping(self) -> None:
+        await self._run(lambda: self._require().execute("SELECT 1").fetchone())
+
+    def _require(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the job store is not open")
+        return self._db

@@ -1,0 +1,98 @@
+"""`thoth-bot advise PATH`: the advise job on a local checkout, no forge (SPEC §3).
+
+It reads the same files, runs the same `handlers.locking.plan_locks` as the merge request job,
+prints the guidance and, with `--write`, writes exactly the files the merge request would hold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+
+from bot.advisers.factory import make_adviser
+from bot.config import ConfigError, Settings
+from handlers import render
+from handlers.context import Policy
+from handlers.forge import FileContent
+from handlers.locking import Problems, paths_to_read, plan_locks, read_config
+
+
+def read_checkout(root: Path, paths: Sequence[str]) -> dict[str, FileContent | None]:
+    files: dict[str, FileContent | None] = {}
+    for path in paths:
+        target = root / path
+        files[path] = (
+            FileContent(
+                target.read_text(encoding="utf-8"), executable=bool(target.stat().st_mode & 0o111)
+            )
+            if target.is_file()
+            else None
+        )
+    return files
+
+
+async def advise_checkout(
+    settings: Settings,
+    path: str,
+    *,
+    environments: Sequence[str] = (),
+    node_class: str | None = None,
+    force: bool = False,
+    write: bool = False,
+) -> int:
+    root = Path(path)
+    if not root.is_dir():
+        raise ConfigError(f"{path} is not a directory. Fix: give the path of a checkout.")
+    policy = Policy(
+        node_classes=settings.node_classes,
+        default_node_class=settings.default_node_class,
+        labels=settings.lock_labels,
+        thoth_host=settings.thoth_host,
+    )
+    if node_class is not None and node_class not in settings.node_classes:
+        known = ", ".join(sorted(settings.node_classes))
+        raise ConfigError(f"unknown node class {node_class!r}. Fix: use one of {known}.")
+    files = read_checkout(root, paths_to_read())
+    try:
+        config = read_config(files, policy)
+        files.update(read_checkout(root, [p for p in paths_to_read(config) if p not in files]))
+        selected = [
+            env for env in config.environments if not environments or env.name in environments
+        ]
+        unknown = set(environments) - {env.name for env in config.environments}
+        if unknown:
+            raise ConfigError(
+                f"no runtime environment named {', '.join(sorted(unknown))} in {path}"
+            )
+        if node_class is not None:
+            chosen = settings.node_classes[node_class]
+            selected = [dataclasses.replace(env, node_class=chosen) for env in selected]
+        async with aiohttp.ClientSession() as session:
+            plan = await plan_locks(
+                adviser=make_adviser(settings, session),
+                policy=policy,
+                config=config,
+                environments=selected,
+                files=files,
+                origin=None,
+                force=force,
+            )
+    except Problems as failure:
+        for problem in failure.problems:
+            print(f"{problem.where}: {problem.message}\n  fix: {problem.fix}", file=sys.stderr)
+        return 1
+    print(render.guidance_comment(plan).split("\n", 1)[1])
+    if not plan.files:
+        print("Everything is up to date.")
+    for relative, content in sorted(plan.files.items()):
+        if write:
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content.text, encoding="utf-8")
+            target.chmod(0o755 if content.executable else 0o644)
+        print(f"{'wrote' if write else 'would write'} {relative}")
+    return 0

@@ -1,0 +1,94 @@
+"""A running thoth-bot: settings, one HTTP session, forge credentials, the adviser and the jobs.
+
+`serve` builds one `Bot`, the web app accepts deliveries into its store, its runner executes
+them: payload -> forge-neutral event -> `handlers.dispatch.handle`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import aiohttp
+
+from bot.advisers.factory import make_adviser
+from bot.config import Settings
+from bot.github import events as github_events
+from bot.github.auth import GitHubAppAuth
+from bot.github.forge import GitHubForge
+from bot.jobs.runner import JobRunner
+from bot.jobs.store import Job, JobStore
+from handlers import dispatch
+from handlers.adviser import Adviser
+from handlers.context import Context, Policy
+
+log = logging.getLogger(__name__)
+
+
+class PermanentJobError(Exception):
+    """A job that can never succeed (no installation id, unknown event...)."""
+
+    retryable = False
+
+
+@dataclass
+class Bot:
+    settings: Settings
+    verify_signatures: bool = True
+
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60, connect=10),
+            headers={"User-Agent": "thoth-bot"},
+        )
+        self.github = (
+            GitHubAppAuth(
+                self.session,
+                app_id=self.settings.github.app_id,
+                private_key=self.settings.github.private_key,
+                api_url=self.settings.github.api_url,
+            )
+            if self.settings.github
+            else None
+        )
+        self.adviser: Adviser = make_adviser(self.settings, self.session)
+        self.policy = Policy(
+            node_classes=self.settings.node_classes,
+            default_node_class=self.settings.default_node_class,
+            labels=self.settings.lock_labels,
+            thoth_host=self.settings.thoth_host,
+        )
+        self.store = JobStore(self.settings.state_dir / "jobs.sqlite3")
+        await self.store.open()
+        self.runner = JobRunner(self.store, self.execute, workers=self.settings.workers)
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+        await self.store.close()
+        await self.session.close()
+
+    async def execute(self, job: Job, last_attempt: bool) -> None:
+        payload = json.loads(job.payload)
+        if job.forge != "github" or self.github is None:
+            raise PermanentJobError(f"no forge {job.forge!r} is configured")
+        event = github_events.parse(job.event, payload)
+        if event is None:
+            return
+        installation = github_events.installation_id(payload)
+        if installation is None:
+            raise PermanentJobError("the delivery names no App installation")
+        api = await self.github.installation_api(installation)
+        forge = GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
+        ctx = Context(
+            forge=forge,
+            adviser=self.adviser,
+            policy=self.policy,
+            last_attempt=last_attempt,
+            log=logging.getLogger(f"handlers.{job.event}"),
+        )
+        log.info(
+            "running job %s: %s on %s (attempt %d)", job.key, job.event, job.repo, job.attempts
+        )
+        await dispatch.handle(event, ctx)

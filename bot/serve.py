@@ -1,0 +1,29 @@
+"""`thoth-bot serve`: the web app and, in the embedded mode, its workers, in one process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.runtime import Bot
+from bot.web.app import create_app
+
+
+def build_app(settings: Settings, *, verify: bool = True) -> web.Application:
+    """The app with the bot started on startup and stopped on cleanup."""
+    bot = Bot(settings, verify_signatures=verify)
+    app = create_app(bot)
+
+    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
+        await bot.start()
+        yield
+        await bot.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app
+
+
+def serve(settings: Settings, *, host: str, port: int, verify: bool = True) -> None:
+    web.run_app(build_app(settings, verify=verify), host=host, port=port, access_log=None)

@@ -1,0 +1,74 @@
+"""POST /webhooks/github: verify, parse, record durably, answer 202 (SPEC §4, §6.1).
+
+Work never happens here: the delivery is committed to the job store and a worker is woken.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from aiohttp import web
+from gidgethub import ValidationFailure
+from gidgethub.sansio import validate_event
+
+from bot.github import events as github_events
+from bot.jobs.store import Delivery
+from bot.web.replies import reply
+from bot.web.state import BOT_KEY
+from handlers import dispatch
+
+log = logging.getLogger(__name__)
+
+
+async def github_webhook(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    settings = bot.settings.github
+    if settings is None:
+        return reply(404, "GitHub is not configured on this bot (set GITHUB_APP_ID)")
+    body = await request.read()
+    if bot.verify_signatures:
+        signature = request.headers.get("X-Hub-Signature-256", "")
+        if not signature.startswith("sha256="):
+            return reply(401, "missing X-Hub-Signature-256")
+        try:
+            validate_event(body, signature=signature, secret=settings.webhook_secret or "")
+        except ValidationFailure:
+            return reply(401, "bad signature")
+    event_name = request.headers.get("X-GitHub-Event")
+    delivery_id = request.headers.get("X-GitHub-Delivery")
+    if not event_name or not delivery_id:
+        return reply(400, "missing X-GitHub-Event or X-GitHub-Delivery")
+    payload = _decode(request.content_type, body)
+    if payload is None:
+        return reply(400, "the body is not a JSON object")
+    if event_name == "ping":
+        return reply(200, "pong")
+    try:
+        event = github_events.parse(event_name, payload)
+    except github_events.MalformedPayload as error:
+        return reply(400, str(error))
+    if event is None or not dispatch.wants(event):
+        return reply(200, f"ignored: {event_name}")
+    delivery = Delivery(
+        key=f"github:{delivery_id}",
+        forge="github",
+        event=event_name,
+        repo=dispatch.repo_key(event),
+        payload=json.dumps(payload),
+    )
+    if not await bot.store.add(delivery):
+        return reply(200, "already received")
+    bot.runner.notify()
+    return reply(202, "queued", delivery=delivery_id)
+
+
+def _decode(content_type: str, body: bytes) -> dict | None:
+    try:
+        if content_type == "application/x-www-form-urlencoded":
+            body = parse_qs(body.decode("utf-8"))["payload"][0].encode("utf-8")
+        payload = json.loads(body)
+    except (ValueError, KeyError, UnicodeDecodeError):
+        return None
+    return payload if isinstance(payload, dict) else None

@@ -1,0 +1,176 @@
+"""The one `Forge` protocol every handler is written against.
+
+GitHub and GitLab implement it in `bot/`; handlers never learn which one they talk to.
+Reads are batched (`snapshot`, `read_files`) so that a forge can answer them in one round
+trip; writes are small primitives that handlers compose into idempotent "ensure" steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repository (GitHub) or project (GitLab) as the handlers see it."""
+
+    full_name: str  # "owner/name", or GitLab's path_with_namespace
+    default_branch: str
+    web_url: str
+    id: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    login: str
+    is_bot: bool = False
+
+
+@dataclass(frozen=True)
+class FileContent:
+    text: str
+    executable: bool = False
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int | str
+    body: str
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    number: int
+    url: str
+    title: str
+    body: str
+    source_branch: str
+    target_branch: str
+    # The bot's own comments on it, oldest first (sticky comments are found by marker here).
+    bot_comments: tuple[Comment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Issue:
+    number: int
+    title: str
+    url: str
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class BranchHead:
+    """The head commit of a branch: enough to know whether it needs rewriting."""
+
+    sha: str
+    parents: tuple[str, ...]
+    message: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent read of a branch and of the bot's state around it."""
+
+    sha: str  # the branch head that `files` were read at
+    tree: str  # that commit's tree id (forges that build commits from trees need it)
+    files: Mapping[str, FileContent | None]  # None: no such file
+    lock_branch: BranchHead | None = None  # the bot's branch, when it exists
+    merge_request: MergeRequest | None = None  # the open MR from the bot's branch into `branch`
+    open_issues: tuple[Issue, ...] = ()  # open issues opened by the bot, newest activity first
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    state: str  # "pending" | "success" | "failure" | "error"
+    description: str
+    context: str = "thoth-bot/advise"
+    target_url: str | None = None
+
+
+class Forge(Protocol):
+    """What the handlers need from a forge. Every method may raise `ForgeError`."""
+
+    async def is_self(self, actor: Actor) -> bool:
+        """Whether `actor` is this bot's own account."""
+
+    async def snapshot(
+        self,
+        repo: Repo,
+        *,
+        branch: str,
+        paths: Sequence[str],
+        lock_branch: str,
+    ) -> Snapshot:
+        """Files at `branch`'s head, the bot's `lock_branch` with its open MR, open bot issues."""
+
+    async def read_files(
+        self, repo: Repo, *, sha: str, paths: Sequence[str]
+    ) -> dict[str, FileContent | None]:
+        """More files at a commit already seen in a snapshot."""
+
+    async def changed_paths(self, repo: Repo, *, base: str, head: str) -> frozenset[str]:
+        """Paths that differ between two commits (the compare API)."""
+
+    async def commit_files(
+        self,
+        repo: Repo,
+        *,
+        branch: str,
+        parent: str,
+        parent_tree: str,
+        files: Mapping[str, FileContent | None],
+        message: str,
+        branch_exists: bool,
+    ) -> str:
+        """Make `branch` point at ONE new commit on top of `parent` holding `files`.
+
+        A None value deletes the path. Returns the new commit's sha.
+        """
+
+    async def create_merge_request(
+        self,
+        repo: Repo,
+        *,
+        source_branch: str,
+        target_branch: str,
+        title: str,
+        body: str,
+        labels: Sequence[str],
+    ) -> MergeRequest:
+        """Open a merge request (labels applied where the forge allows)."""
+
+    async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
+        """Edit the title and description of a merge request."""
+
+    async def create_comment(self, repo: Repo, number: int, body: str) -> Comment:
+        """Comment on a merge request or issue."""
+
+    async def update_comment(
+        self, repo: Repo, number: int, comment_id: int | str, body: str
+    ) -> None:
+        """Edit one of the bot's comments."""
+
+    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
+        """Set a commit status."""
+
+    async def create_issue(
+        self, repo: Repo, *, title: str, body: str, labels: Sequence[str]
+    ) -> Issue:
+        """Open an issue."""
+
+    async def update_issue(self, repo: Repo, number: int, *, body: str) -> None:
+        """Edit an issue's description."""
+
+    async def close_issue(self, repo: Repo, number: int) -> None:
+        """Close an issue."""
+
+
+class ForgeError(Exception):
+    """The forge refused or failed a call; the job layer decides whether to retry."""
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable

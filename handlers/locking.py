@@ -1,0 +1,243 @@
+"""The heart of every reaction: advise each runtime environment and compute the files to write.
+
+Forge-free: it takes the files already read and returns what should change, so the push
+handler, the commands, onboarding and `thoth-bot advise PATH` all share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from handlers import s2i
+from handlers.adviser import AdviseError, Adviser, AdviseRequest, Guidance
+from handlers.context import Policy
+from handlers.forge import FileContent
+from handlers.lockfile import VersionChange, parse_lock, render_lock, version_changes
+from handlers.pipfile import parse_pipfile
+from handlers.problems import Problem
+from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment, load_repo_config
+
+SEVERITY = {"ERROR": 0, "WARNING": 1, "INFO": 2}
+
+
+class Problems(Exception):
+    """Everything that stops a lock, each said with its file, line and fix."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class EnvironmentLock:
+    environment: RuntimeEnvironment
+    python_version: str
+    recommendation_type: str
+    lock_text: str
+    changes: tuple[VersionChange, ...]
+    guidance: tuple[Guidance, ...]  # ERROR first
+    backend: str
+    changed: bool  # the lock differs from the one the branch holds
+
+
+@dataclass(frozen=True)
+class LockPlan:
+    locks: tuple[EnvironmentLock, ...]
+    files: dict[str, FileContent]  # every file that differs from the branch
+    hooks_written: tuple[str, ...] = ()
+    hooks_left_alone: tuple[str, ...] = ()
+    notes: tuple[Guidance, ...] = ()  # about the repository as a whole
+
+
+def read_config(files: Mapping[str, FileContent | None], policy: Policy) -> RepoConfig:
+    """The repository's runtime environments; raises `Problems`."""
+    config_file = files.get(CONFIG_PATH)
+    try:
+        return load_repo_config(
+            config_file.text if config_file else None,
+            node_classes=policy.node_classes,
+            default_node_class=policy.default_node_class,
+        )
+    except Problem as problem:
+        raise Problems([problem]) from None
+
+
+def paths_to_read(config: RepoConfig | None = None) -> list[str]:
+    """The files a lock needs: configuration, each environment's Pipfile and lock, the hooks."""
+    paths = [CONFIG_PATH, "Pipfile", "Pipfile.lock", s2i.ASSEMBLE_PATH, s2i.ENVIRONMENT_PATH]
+    for environment in config.environments if config else ():
+        for path in (environment.pipfile_path, environment.lock_path):
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+async def plan_locks(
+    *,
+    adviser: Adviser,
+    policy: Policy,
+    config: RepoConfig,
+    environments: Sequence[RuntimeEnvironment],
+    files: Mapping[str, FileContent | None],
+    origin: str | None,
+    force: bool = False,
+    report_retryable: bool = True,
+) -> LockPlan:
+    """Advise `environments` and return the files that must change. Raises `Problems`.
+
+    A retryable adviser error is raised as `AdviseError` unless `report_retryable`.
+    """
+    outcomes = await asyncio.gather(
+        *(
+            _lock_environment(
+                adviser,
+                environment,
+                files,
+                origin=origin,
+                force=force,
+                report_retryable=report_retryable,
+                recommendation_type=config.recommendation_type or "stable",
+            )
+            for environment in environments
+        ),
+        return_exceptions=True,
+    )
+    problems = [outcome for outcome in outcomes if isinstance(outcome, Problem)]
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Problem):
+            raise outcome
+    if problems:
+        raise Problems(problems)
+    locks = tuple(outcome for outcome in outcomes if isinstance(outcome, EnvironmentLock))
+    changed = {
+        lock.environment.lock_path: FileContent(lock.lock_text) for lock in locks if lock.changed
+    }
+    written: tuple[str, ...] = ()
+    left_alone: tuple[str, ...] = ()
+    if config.hooks:
+        desired = s2i.render_hooks(
+            environments=[environment.name for environment in config.environments]
+            + list(config.unlocked),
+            overlays_dir=config.overlays_dir,
+            thoth_host=policy.thoth_host,
+        )
+        hooks = s2i.plan_hooks({path: files.get(path) for path in desired}, desired)
+        changed.update(hooks.write)
+        written, left_alone = tuple(hooks.write), tuple(hooks.left_alone)
+    return LockPlan(
+        locks=locks,
+        files=changed,
+        hooks_written=written,
+        hooks_left_alone=left_alone,
+        notes=_repository_notes(config, left_alone),
+    )
+
+
+async def _lock_environment(
+    adviser: Adviser,
+    environment: RuntimeEnvironment,
+    files: Mapping[str, FileContent | None],
+    *,
+    origin: str | None,
+    force: bool,
+    report_retryable: bool,
+    recommendation_type: str,
+) -> EnvironmentLock:
+    pipfile_file = files.get(environment.pipfile_path)
+    if pipfile_file is None:
+        raise Problem(
+            environment.pipfile_path,
+            f"runtime environment {environment.name!r} has no Pipfile",
+            fix=f"Add {environment.pipfile_path} (for example with `thamos add PACKAGE "
+            f"--runtime-environment {environment.name}`), or remove the environment from "
+            f"{CONFIG_PATH}.",
+        )
+    pipfile = parse_pipfile(environment.pipfile_path, pipfile_file.text)
+    node_class = environment.node_class
+    python_version = (
+        environment.python_version or pipfile.python_version or node_class.python_version
+    )
+    recommendation_type = environment.recommendation_type or recommendation_type
+    existing_file = files.get(environment.lock_path)
+    existing_text = existing_file.text if existing_file else ""
+    request = AdviseRequest(
+        pipfile=pipfile.text,
+        pipfile_lock=existing_text,
+        environment=environment.name,
+        node_class=node_class,
+        python_version=python_version,
+        recommendation_type=recommendation_type,
+        origin=origin,
+        force=force,
+    )
+    try:
+        result = await adviser.advise(request)
+    except AdviseError as error:
+        if error.retryable and not report_retryable:
+            raise
+        raise Problem(
+            environment.pipfile_path,
+            f"the {adviser.name} adviser could not lock runtime environment "
+            f"{environment.name!r} (node class {node_class.name}): {error}",
+            fix="Check the Pipfile's packages and versions against the guidance; "
+            "comment `/thoth advise --force` on a pull request to try again.",
+        ) from None
+    rendered = render_lock(result.lock, pipfile)
+    notes = []
+    if pipfile.python_version and pipfile.python_version != python_version:
+        notes.append(
+            Guidance(
+                "WARNING",
+                f"{environment.pipfile_path} requires Python {pipfile.python_version}, but runtime "
+                f"environment {environment.name!r} runs Python {python_version} "
+                f"(node class {node_class.name}); the lock is made for Python {python_version}.",
+            )
+        )
+    if rendered.hash_corrected:
+        notes.append(
+            Guidance(
+                "INFO",
+                f"The {adviser.name} adviser's lock carried a Pipfile hash that pipenv would "
+                "reject; thoth-bot set `_meta.hash.sha256` to the hash pipenv computes.",
+            )
+        )
+    guidance = sorted(
+        [*notes, *result.justification, *result.stack_info],
+        key=lambda entry: SEVERITY.get(entry.type, 3),
+    )
+    return EnvironmentLock(
+        environment=environment,
+        python_version=python_version,
+        recommendation_type=recommendation_type,
+        lock_text=rendered.text,
+        changes=tuple(
+            version_changes(parse_lock(environment.lock_path, existing_text), rendered.lock)
+        ),
+        guidance=tuple(guidance),
+        backend=result.backend or adviser.name,
+        changed=rendered.text != existing_text,
+    )
+
+
+def _repository_notes(config: RepoConfig, left_alone: Sequence[str]) -> tuple[Guidance, ...]:
+    notes = []
+    if config.unlocked:
+        notes.append(
+            Guidance(
+                "WARNING",
+                f"{CONFIG_PATH} declares several runtime environments but no `overlays_dir`: only "
+                f"{config.environments[0].name!r} is locked (the root Pipfile.lock); "
+                f"{', '.join(config.unlocked)} are not.",
+            )
+        )
+    for path in left_alone:
+        notes.append(
+            Guidance(
+                "WARNING",
+                f"{path} was written by hand (it lacks the `# managed by thoth-bot` stamp), so "
+                "thoth-bot left it alone; delete it to let the bot manage the build hooks.",
+            )
+        )
+    return tuple(notes)

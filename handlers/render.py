@@ -1,0 +1,152 @@
+"""What people read: the merge request, the guidance comment, the failure issue (SPEC §7.5, §7.6).
+
+Each text starts with a hidden marker so the bot finds its own comment or issue again and edits
+it instead of posting another one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from handlers.adviser import Guidance, NodeClass
+from handlers.locking import EnvironmentLock, LockPlan
+from handlers.problems import Problem
+
+GUIDANCE_MARKER = "<!-- thoth-bot:guidance -->"
+LOCK_REQUEST_MARKER = "<!-- thoth-bot:lock-request -->"
+FAILURE_MARKER = "<!-- thoth-bot:failure -->"
+FAILURE_TITLE = "thoth-bot: cannot lock dependencies"
+
+_ICONS = {"ERROR": "🛑", "WARNING": "⚠️", "INFO": "ℹ️"}  # noqa: RUF001
+
+
+def lock_request_title(base: str) -> str:
+    return f"Lock dependencies for the cluster's hardware ({base})"
+
+
+def commit_message(plan: LockPlan, digest: str) -> str:
+    environments = ", ".join(lock.environment.name for lock in plan.locks if lock.changed)
+    subject = f"Lock dependencies for {environments}" if environments else "Refresh the .s2i hooks"
+    lines = [subject, ""]
+    lines += [f"- {path}" for path in sorted(plan.files)]
+    lines += ["", f"Thoth-Bot-Digest: {digest}"]
+    return "\n".join(lines)
+
+
+def lock_request_body(plan: LockPlan, base: str) -> str:
+    parts = [
+        LOCK_REQUEST_MARKER,
+        f"thoth-bot locked the dependencies of `{base}` for the hardware each runtime "
+        "environment runs on. Thoth's guidance is in the comment below.",
+    ]
+    for lock in plan.locks:
+        parts.append(_environment_section(lock))
+    if plan.hooks_written or plan.hooks_left_alone:
+        hooks = ["### Build hooks"]
+        hooks += [f"- `{path}` written (managed by thoth-bot)" for path in plan.hooks_written]
+        hooks += [
+            f"- `{path}` left alone: it has no `# managed by thoth-bot` stamp"
+            for path in plan.hooks_left_alone
+        ]
+        parts.append("\n".join(hooks))
+    parts.append(
+        "<sub>This pull request is rebuilt as one commit on top of "
+        f"`{base}` whenever a Pipfile changes there.</sub>"
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def _environment_section(lock: EnvironmentLock) -> str:
+    environment = lock.environment
+    lines = [
+        f"### `{environment.name}` on node class `{environment.node_class.name}`",
+        profile_line(environment.node_class, lock.python_version),
+        "",
+        f"`{environment.lock_path}` · recommendation type `{lock.recommendation_type}` · "
+        f"adviser `{lock.backend}`",
+        "",
+    ]
+    if not lock.changed:
+        lines.append("The lock is already up to date.")
+    elif not lock.changes:
+        lines.append("Same versions; hashes, indexes or metadata changed.")
+    else:
+        lines += ["| package | section | from | to |", "|---|---|---|---|"]
+        lines += [
+            f"| {change.package} | {change.section} | {change.old or '—'} | {change.new or '—'} |"
+            for change in lock.changes
+        ]
+    return "\n".join(lines)
+
+
+def profile_line(node_class: NodeClass, python_version: str) -> str:
+    hardware = node_class.hardware
+    items = [hardware.gpu_model or "no GPU"]
+    if node_class.cuda_version:
+        items.append(f"CUDA {node_class.cuda_version}")
+    if node_class.cudnn_version:
+        items.append(f"cuDNN {node_class.cudnn_version}")
+    if hardware.cpu_flags:
+        items.append("CPU " + " ".join(hardware.cpu_flags))
+    if node_class.os_name:
+        items.append(f"{node_class.os_name} {node_class.os_version or ''}".strip())
+    items += [f"Python {python_version}", node_class.platform]
+    if node_class.base_image:
+        items.append(f"`{node_class.base_image}`")
+    return " · ".join(items)
+
+
+def guidance_comment(plan: LockPlan, heading: str = "Thoth guidance") -> str:
+    parts = [GUIDANCE_MARKER, f"## {heading}"]
+    if plan.notes:
+        parts.append(_entries(plan.notes))
+    for lock in plan.locks:
+        title = f"### `{lock.environment.name}` on `{lock.environment.node_class.name}`"
+        parts.append(title + "\n" + (_entries(lock.guidance) or "No guidance for this stack."))
+    return "\n\n".join(parts) + "\n"
+
+
+def _entries(entries: Sequence[Guidance]) -> str:
+    lines = []
+    for entry in entries:
+        line = f"- {_ICONS.get(entry.type, '')} **{entry.type}** {entry.message}"
+        if entry.link:
+            line += f" ([details]({entry.link}))"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def failure_body(problems: Sequence[Problem], *, branch: str, sha: str) -> str:
+    lines = [
+        FAILURE_MARKER,
+        f"thoth-bot could not lock the dependencies of `{branch}` at {sha[:12]}:",
+        "",
+    ]
+    for problem in problems:
+        lines.append(f"- **`{problem.where}`**: {problem.message}")
+        lines.append(f"  **Fix:** {problem.fix}")
+    lines += [
+        "",
+        "This issue is updated on every new failure and closed as soon as a later push "
+        f"to `{branch}` locks successfully.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def failure_comment(problems: Sequence[Problem]) -> str:
+    """For a pull request's sticky comment: the same facts, no issue boilerplate."""
+    lines = [GUIDANCE_MARKER, "## thoth-bot could not lock the dependencies", ""]
+    for problem in problems:
+        lines.append(f"- **`{problem.where}`**: {problem.message}")
+        lines.append(f"  **Fix:** {problem.fix}")
+    return "\n".join(lines) + "\n"
+
+
+def status_description(problems: Sequence[Problem]) -> str:
+    first = problems[0]
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{first.where}: {first.message}{more}"
+
+
+def resolved_comment(branch: str, sha: str) -> str:
+    return f"Fixed: the dependencies of `{branch}` locked successfully at {sha[:12]}. Closing."

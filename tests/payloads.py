@@ -1,0 +1,121 @@
+"""Real GitHub deliveries (tests/fixtures/github, from octokit/webhooks), adapted to a test's repo.
+
+The structure is GitHub's; only identities change: the repository, the commits the fake GitHub
+really holds, the installation, the sender. Bodies are signed as GitHub signs them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).parent / "fixtures" / "github"
+NULL_SHA = "0" * 40
+
+
+@cache
+def _fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return copy.deepcopy(_fixture(name))
+
+
+def repository(full_name: str, default_branch: str = "main") -> dict[str, Any]:
+    """The payload's `repository` object, renamed to `full_name`."""
+    data = fixture("push/with-new-branch.payload.json")["repository"]
+    owner, name = full_name.split("/")
+    data.update(
+        name=name,
+        full_name=full_name,
+        html_url=f"https://github.com/{full_name}",
+        url=f"https://github.com/{full_name}",
+        default_branch=default_branch,
+        master_branch=default_branch,
+    )
+    data["owner"].update(login=owner, name=owner)
+    return data
+
+
+def commit_entry(
+    sha: str, *, added=(), modified=(), removed=(), message="update"
+) -> dict[str, Any]:
+    entry = fixture("push/with-new-branch.payload.json")["commits"][0]
+    entry.update(
+        id=sha,
+        tree_id=hashlib.sha1(sha.encode()).hexdigest(),
+        message=message,
+        added=list(added),
+        modified=list(modified),
+        removed=list(removed),
+    )
+    return entry
+
+
+def push(
+    full_name: str,
+    *,
+    before: str,
+    after: str,
+    commits: list[Any] = (),  # objects with sha/added/modified/removed, or ready dicts
+    branch: str = "main",
+    default_branch: str = "main",
+    installation_id: int,
+    sender: str = "octocat",
+    sender_type: str = "User",
+    ref: str | None = None,
+    deleted: bool = False,
+) -> dict[str, Any]:
+    payload = fixture("push/with-new-branch.payload.json")
+    entries = [c if isinstance(c, dict) else _entry(c) for c in commits]
+    payload.update(
+        ref=ref or f"refs/heads/{branch}",
+        before=before,
+        after=after,
+        created=before == NULL_SHA,
+        deleted=deleted,
+        forced=False,
+        compare=f"https://github.com/{full_name}/compare/{before[:12]}...{after[:12]}",
+        commits=entries,
+        head_commit=entries[-1] if entries else None,
+        repository=repository(full_name, default_branch),
+        installation={"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="},
+    )
+    payload["pusher"].update(name=sender)
+    payload["sender"].update(login=sender, type=sender_type)
+    return payload
+
+
+def _entry(commit: Any) -> dict[str, Any]:
+    return commit_entry(
+        commit.sha,
+        added=commit.added,
+        modified=commit.modified,
+        removed=commit.removed,
+        message=getattr(commit, "message", "update"),
+    )
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def headers(
+    event: str, body: bytes, secret: str | None, delivery: str | None = None
+) -> dict[str, str]:
+    result = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+    if secret is not None:
+        result["X-Hub-Signature-256"] = signature(secret, body)
+    return result
