@@ -1,0 +1,1545 @@
+"""A stateful fake GitHub (REST v3 + GraphQL v4) on 127.0.0.1, for the bot under test.
+
+It keeps real git objects (blobs, trees and commits hashed the way git hashes them), refs,
+pull requests, issues, comments, labels, statuses and reactions, and it authenticates like
+GitHub: the App's JWT (RS256, verified with the App's public key) for `/app` endpoints, an
+installation token everywhere else, and an installation only sees its own repositories.
+GraphQL queries are executed by graphql-core against `github_schema.graphql`, a subset of
+GitHub's published schema (checked by `tests/test_github_graphql_schema.py`).
+
+    github = FakeGitHub(app_id=1, public_key=PEM).start()   # its own thread and event loop
+    github.create_repo("octo/app", {"Pipfile": TEXT}, installation=7)
+    push = github.push("octo/app", {"Pipfile": NEW_TEXT})     # a person's push: before/after
+    ... the bot talks to github.url ...
+    github.pulls("octo/app"); github.comments("octo/app", 1); github.calls
+
+It serves both layouts: github.com's (`/repos/...`, `/graphql`) and GitHub Enterprise
+Server's (`/api/v3/repos/...`, `/api/graphql`). Every request is recorded in `calls`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import jwt
+from aiohttp import web
+from graphql import GraphQLSchema, build_schema, graphql_sync
+
+SCHEMA_PATH = Path(__file__).with_name("github_schema.graphql")
+MAX_BODY = 65536  # GitHub's limit on issue, pull request and comment bodies
+MAX_STATUS_DESCRIPTION = 140
+FILE_MODES = {"100644", "100755", "040000", "160000", "120000"}
+
+
+@cache
+def schema() -> GraphQLSchema:
+    return build_schema(SCHEMA_PATH.read_text())
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- git objects --------------------------------------------------------------------------
+
+
+def _git_hash(kind: str, data: bytes) -> str:
+    return hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).hexdigest()
+
+
+@dataclass
+class Commit:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+    author: str
+    date: str
+
+
+@dataclass
+class Comment:
+    id: int
+    body: str
+    user: str
+    created_at: str
+    updated_at: str
+    reactions: list[tuple[str, str]] = field(default_factory=list)  # (user, content)
+
+
+@dataclass
+class Issue:
+    """An issue, or the issue side of a pull request (they share numbers, as on GitHub)."""
+
+    number: int
+    title: str
+    body: str
+    user: str
+    created_at: str
+    updated_at: str
+    state: str = "open"
+    state_reason: str | None = None
+    labels: list[str] = field(default_factory=list)
+    comments: list[int] = field(default_factory=list)
+    # pull requests only
+    is_pull: bool = False
+    head: str = ""  # branch name
+    head_repo: str = ""  # full name of the repository holding `head` (a fork for forked PRs)
+    base: str = ""
+    draft: bool = False
+    merged: bool = False
+    closed_head_sha: str | None = None
+
+
+@dataclass
+class Repo:
+    full_name: str
+    id: int
+    default_branch: str
+    private: bool = False
+    fork_of: str | None = None
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    trees: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # name: mode, sha
+    commits: dict[str, Commit] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)  # "heads/main": sha
+    issues: dict[int, Issue] = field(default_factory=dict)
+    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    labels: set[str] = field(default_factory=set)
+    permissions: dict[str, str] = field(default_factory=dict)  # login: admin|maintain|write|...
+
+    # -- objects --
+
+    def put_blob(self, data: bytes) -> str:
+        sha = _git_hash("blob", data)
+        self.blobs[sha] = data
+        return sha
+
+    def put_tree(self, entries: Mapping[str, tuple[str, str]]) -> str:
+        def key(name: str) -> bytes:  # git sorts trees as if their names ended in "/"
+            return (name + ("/" if entries[name][0] == "040000" else "")).encode()
+
+        data = b"".join(
+            f"{entries[name][0].lstrip('0')} {name}\0".encode() + bytes.fromhex(entries[name][1])
+            for name in sorted(entries, key=key)
+        )
+        sha = _git_hash("tree", data)
+        self.trees[sha] = dict(entries)
+        return sha
+
+    def put_commit(self, tree: str, parents: Iterable[str], message: str, author: str) -> str:
+        parents = tuple(parents)
+        stamp = int(time.time())
+        text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
+        text += f"author {author} <{author}@users.noreply.github.com> {stamp} +0000\n"
+        text += f"committer GitHub <noreply@github.com> {stamp} +0000\n\n{message}"
+        sha = _git_hash("commit", text.encode())
+        self.commits[sha] = Commit(sha, tree, parents, message, author, now_iso())
+        return sha
+
+    def flatten(self, tree_sha: str, prefix: str = "") -> dict[str, tuple[str, str]]:
+        """path: (mode, blob sha) of every file under a tree."""
+        files = {}
+        for name, (mode, sha) in self.trees[tree_sha].items():
+            path = f"{prefix}{name}"
+            if mode == "040000":
+                files.update(self.flatten(sha, path + "/"))
+            else:
+                files[path] = (mode, sha)
+        return files
+
+    def build_tree(self, files: Mapping[str, tuple[str, str]]) -> str:
+        """The tree of a flat path: (mode, sha) mapping, subtrees included."""
+        here: dict[str, tuple[str, str]] = {}
+        below: dict[str, dict[str, tuple[str, str]]] = {}
+        for path, entry in files.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                below.setdefault(head, {})[rest] = entry
+            else:
+                here[head] = entry
+        for name, subfiles in below.items():
+            here[name] = ("040000", self.build_tree(subfiles))
+        return self.put_tree(here)
+
+    def files_at(self, commit_sha: str) -> dict[str, tuple[str, str]]:
+        return self.flatten(self.commits[commit_sha].tree)
+
+    def resolve(self, ref: str) -> str | None:
+        """A branch name, "refs/heads/x", "heads/x" or a commit sha -> commit sha."""
+        for candidate in (ref, f"heads/{ref}", ref.removeprefix("refs/")):
+            if candidate in self.refs:
+                return self.refs[candidate]
+        return ref if ref in self.commits else None
+
+    def ancestors(self, sha: str) -> list[str]:
+        seen, order, todo = set(), [], [sha]
+        while todo:
+            current = todo.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            order.append(current)
+            todo.extend(self.commits[current].parents)
+        return order
+
+
+# ---- the server ---------------------------------------------------------------------------
+
+
+class HTTPError(Exception):
+    def __init__(self, status: int, message: str, errors: list[Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # without the /api/v3 prefix, without the query
+    query: dict[str, str]
+    json: Any
+    installation: int | None  # the token's installation (None for the App's JWT)
+    match: re.Match[str]
+    base_url: str  # where this API lives, for links
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    status: int
+    graphql: str | None = None  # "query" or "mutation" for POST /graphql
+
+    @property
+    def write(self) -> bool:
+        """Whether the call changes a repository (minting a token does not)."""
+        if self.path.removeprefix("/api/v3").startswith("/app/"):
+            return False
+        if self.graphql is not None:
+            return self.graphql == "mutation"
+        return self.method not in ("GET", "HEAD")
+
+
+@dataclass(frozen=True)
+class Push:
+    """What a person's push did, for building the webhook payload."""
+
+    repo: str
+    branch: str
+    before: str
+    after: str
+    added: tuple[str, ...]
+    modified: tuple[str, ...]
+    removed: tuple[str, ...]
+    message: str = "update"
+
+    @property
+    def sha(self) -> str:
+        return self.after
+
+
+Route = tuple[str, re.Pattern[str], Callable[[Request], tuple[int, Any]]]
+
+
+class FakeGitHub:
+    def __init__(self, *, app_id: int, public_key: str, slug: str = "thoth-bot-test") -> None:
+        self.app_id = app_id
+        self.public_key = public_key
+        self.slug = slug
+        self.bot_login = f"{slug}[bot]"
+        self.url = ""  # set by start(): "http://127.0.0.1:PORT"
+        self.calls: list[Call] = []
+        self.repos: dict[str, Repo] = {}
+        self.installations: dict[int, dict[str, Any]] = {}
+        self.tokens: dict[str, tuple[int, float]] = {}  # token: (installation, expiry)
+        self.token_lifetime = 3600.0
+        self.users: dict[str, str] = {}  # login: "User" | "Bot"
+        self.truncate_blobs_over: int | None = None  # GraphQL Blob.text truncation
+        self._ids = itertools.count(1000)
+        self._comments: dict[int, Comment] = {}
+        self._lock = threading.RLock()
+        self._faults: list[tuple[str, re.Pattern[str], int]] = []
+        self._holds: list[tuple[str, re.Pattern[str], threading.Event]] = []
+        self._routes: list[Route] = list(self._route_table())
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> FakeGitHub:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fake-github", daemon=True
+        )
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._serve(sock), self._loop).result(timeout=30)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        for _, _, gate in self._holds:
+            gate.set()
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+        self._loop = self._thread = self._runner = None
+
+    async def _serve(self, sock: socket.socket) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+
+    # ---- test-facing API ---------------------------------------------------------------
+
+    def create_repo(
+        self,
+        full_name: str,
+        files: Mapping[str, str | bytes | tuple[str, str]] | None = None,
+        *,
+        installation: int,
+        default_branch: str = "main",
+        private: bool = False,
+        fork_of: str | None = None,
+        author: str = "octocat",
+    ) -> Repo:
+        """A repository with one commit holding `files` (path: text, or (text, mode))."""
+        with self._lock:
+            repo = Repo(full_name, next(self._ids), default_branch, private, fork_of)
+            self.repos[full_name] = repo
+            entry = self.installations.setdefault(
+                installation, {"account": full_name.split("/")[0], "repos": []}
+            )
+            entry["repos"].append(full_name)
+            self.users.setdefault(author, "User")
+            repo.permissions[author] = "admin"
+            tree = repo.build_tree(self._blobs(repo, files or {}))
+            repo.refs[f"heads/{default_branch}"] = repo.put_commit(tree, (), "Initial", author)
+            return repo
+
+    def push(
+        self,
+        full_name: str,
+        files: Mapping[str, str | bytes | tuple[str, str] | None],
+        *,
+        branch: str | None = None,
+        message: str = "update",
+        author: str = "octocat",
+    ) -> Push:
+        """A person's commit on top of `branch` (created from the default branch if new)."""
+        with self._lock:
+            repo = self.repos[full_name]
+            branch = branch or repo.default_branch
+            before = repo.refs.get(f"heads/{branch}")
+            parent = before or repo.refs[f"heads/{repo.default_branch}"]
+            current = repo.files_at(parent)
+            new = dict(current)
+            for path, content in files.items():
+                if content is None:
+                    new.pop(path, None)
+                else:
+                    new.update(self._blobs(repo, {path: content}))
+            sha = repo.put_commit(repo.build_tree(new), (parent,), message, author)
+            repo.refs[f"heads/{branch}"] = sha
+            return Push(
+                repo=full_name,
+                branch=branch,
+                before=before or "0" * 40,
+                after=sha,
+                added=tuple(sorted(p for p in new if p not in current)),
+                modified=tuple(sorted(p for p in new if p in current and new[p] != current[p])),
+                removed=tuple(sorted(p for p in current if p not in new)),
+                message=message,
+            )
+
+    def file(self, full_name: str, ref: str, path: str) -> str | None:
+        with self._lock:
+            repo = self.repos[full_name]
+            sha = repo.resolve(ref)
+            entry = repo.files_at(sha).get(path) if sha else None
+            return repo.blobs[entry[1]].decode() if entry else None
+
+    def mode(self, full_name: str, ref: str, path: str) -> str | None:
+        with self._lock:
+            repo = self.repos[full_name]
+            entry = repo.files_at(repo.resolve(ref) or "").get(path)
+            return entry[0] if entry else None
+
+    def files(self, full_name: str, ref: str) -> dict[str, str]:
+        with self._lock:
+            repo = self.repos[full_name]
+            return {
+                path: repo.blobs[sha].decode()
+                for path, (_, sha) in repo.files_at(repo.resolve(ref) or "").items()
+            }
+
+    def head(self, full_name: str, branch: str) -> str | None:
+        with self._lock:
+            return self.repos[full_name].refs.get(f"heads/{branch}")
+
+    def commit(self, full_name: str, sha: str) -> Commit:
+        with self._lock:
+            return self.repos[full_name].commits[sha]
+
+    def pulls(self, full_name: str, state: str | None = None) -> list[Issue]:
+        with self._lock:
+            return [
+                issue
+                for issue in self.repos[full_name].issues.values()
+                if issue.is_pull and (state is None or issue.state == state)
+            ]
+
+    def issues(self, full_name: str, state: str | None = None) -> list[Issue]:
+        with self._lock:
+            return [
+                issue
+                for issue in self.repos[full_name].issues.values()
+                if not issue.is_pull and (state is None or issue.state == state)
+            ]
+
+    def comments(self, full_name: str, number: int) -> list[Comment]:
+        with self._lock:
+            issue = self.repos[full_name].issues[number]
+            return [self._comments[cid] for cid in issue.comments]
+
+    def statuses(self, full_name: str, sha: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.repos[full_name].statuses.get(sha, []))
+
+    def fail(self, method: str, path_pattern: str, status: int = 502, times: int = 1) -> None:
+        """The next `times` requests matching answer `status` (a GitHub outage)."""
+        with self._lock:
+            for _ in range(times):
+                self._faults.append((method, re.compile(path_pattern), status))
+
+    def hold(self, method: str, path_pattern: str) -> threading.Event:
+        """Requests matching wait until the returned event is set."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds.append((method, re.compile(path_pattern), gate))
+        return gate
+
+    def held(self, method: str, path_pattern: str) -> bool:
+        """Whether a request matching is waiting at a hold."""
+        with self._lock:
+            return any(
+                call.method == method and re.search(path_pattern, call.path) and call.status == 0
+                for call in self.calls
+            )
+
+    def calls_since(self, mark: int) -> list[Call]:
+        with self._lock:
+            return list(self.calls[mark:])
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def _blobs(
+        self, repo: Repo, files: Mapping[str, str | bytes | tuple[str, str]]
+    ) -> dict[str, tuple[str, str]]:
+        result = {}
+        for path, content in files.items():
+            mode = "100644"
+            if isinstance(content, tuple):
+                content, mode = content
+            data = content.encode() if isinstance(content, str) else content
+            result[path] = (mode, repo.put_blob(data))
+        return result
+
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        path = request.path
+        prefix = ""
+        if path.startswith("/api/v3/"):
+            path, prefix = path[len("/api/v3") :], "/api/v3"
+        elif path == "/api/graphql":
+            path, prefix = "/graphql", "/api"
+        raw = await request.read()
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return self._answer(400, {"message": "Problems parsing JSON"})
+        graphql_kind = None
+        if path == "/graphql" and isinstance(body, dict):
+            query = str(body.get("query", "")).lstrip()
+            graphql_kind = "mutation" if query.startswith("mutation") else "query"
+        index = self._record(Call(request.method, request.path_qs, 0, graphql_kind))
+        for method, pattern, gate in list(self._holds):
+            if method == request.method and pattern.search(path):
+                await asyncio.get_running_loop().run_in_executor(None, gate.wait)
+        status, data = self._handle(request, path, prefix, body)
+        with self._lock:
+            self.calls[index] = Call(request.method, request.path_qs, status, graphql_kind)
+        extra: dict[str, str] = {}
+        if isinstance(data, tuple):  # (page, link header)
+            data, extra["Link"] = data
+        return self._answer(status, data, extra)
+
+    def _record(self, call: Call) -> int:
+        with self._lock:
+            self.calls.append(call)
+            return len(self.calls) - 1
+
+    def _answer(self, status: int, data: Any, headers: Mapping[str, str] = {}) -> web.Response:
+        headers = {
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-RateLimit-Limit": "5000",
+            "X-RateLimit-Remaining": "4999",
+            "X-RateLimit-Reset": str(int(time.time()) + 3600),
+            "X-RateLimit-Used": "1",
+            **{k: v for k, v in headers.items() if v},
+        }
+        if status == 204:
+            return web.Response(status=204, headers=headers)
+        return web.json_response(data, status=status, headers=headers)
+
+    def _handle(self, request: web.Request, path: str, prefix: str, body: Any) -> tuple[int, Any]:
+        with self._lock:
+            for i, (method, pattern, status) in enumerate(self._faults):
+                if method == request.method and pattern.search(path):
+                    del self._faults[i]
+                    return status, {"message": "Server Error (injected by the test)"}
+            for method, pattern, handler in self._routes:
+                match = pattern.fullmatch(path)
+                if match is None or method != request.method:
+                    continue
+                try:
+                    installation = self._authenticate(request, path)
+                    req = Request(
+                        request.method,
+                        path,
+                        dict(parse_qsl(request.query_string)),
+                        body,
+                        installation,
+                        match,
+                        f"{self.url}{prefix}",
+                    )
+                    if "owner" in match.groupdict():
+                        self._repo(req)  # 404 for repositories the installation cannot see
+                    return handler(req)
+                except HTTPError as error:
+                    data: dict[str, Any] = {
+                        "message": error.message,
+                        "documentation_url": "https://docs.github.com/rest",
+                    }
+                    if error.errors is not None:
+                        data["errors"] = error.errors
+                    return error.status, data
+            return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com"}
+
+    def _authenticate(self, request: web.Request, path: str) -> int | None:
+        scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+        if path.startswith("/app"):
+            if scheme.lower() != "bearer":
+                raise HTTPError(401, "A JSON web token could not be decoded")
+            try:
+                claims = jwt.decode(
+                    credential,
+                    self.public_key,
+                    algorithms=["RS256"],
+                    options={"require": ["exp", "iat", "iss"]},
+                    leeway=60,
+                )
+            except jwt.PyJWTError as error:
+                raise HTTPError(401, f"A JSON web token could not be decoded: {error}") from None
+            if str(claims["iss"]) != str(self.app_id):
+                raise HTTPError(401, "'Issuer' claim ('iss') must be an Integer")
+            if claims["exp"] - claims["iat"] > 660:
+                raise HTTPError(401, "'Expiration time' claim ('exp') is too far in the future")
+            return None
+        if scheme.lower() not in ("token", "bearer"):
+            raise HTTPError(401, "Requires authentication")
+        token = self.tokens.get(credential)
+        if token is None or token[1] < time.time():
+            raise HTTPError(401, "Bad credentials")
+        return token[0]
+
+    def _repo(self, req: Request) -> Repo:
+        full_name = f"{req.match['owner']}/{req.match['repo']}"
+        repo = self.repos.get(full_name)
+        visible = req.installation is None or (
+            repo is not None and full_name in self.installations[req.installation]["repos"]
+        )
+        if repo is None or not visible:
+            raise HTTPError(404, "Not Found")
+        return repo
+
+    def _route_table(self) -> Iterable[Route]:
+        repo = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
+        table: list[tuple[str, str, Callable[[Request], tuple[int, Any]]]] = [
+            ("GET", r"/app", self._get_app),
+            ("POST", r"/app/installations/(?P<id>\d+)/access_tokens", self._post_token),
+            ("GET", r"/installation/repositories", self._get_installation_repos),
+            ("POST", r"/graphql", self._post_graphql),
+            ("GET", repo, self._get_repo),
+            ("GET", repo + r"/compare/(?P<base>[^.]+)\.\.\.(?P<head>.+)", self._get_compare),
+            ("GET", repo + r"/contents/(?P<path>.+)", self._get_contents),
+            ("GET", repo + r"/git/blobs/(?P<sha>\w+)", self._get_blob),
+            ("POST", repo + r"/git/blobs", self._post_blob),
+            ("GET", repo + r"/git/trees/(?P<sha>\w+)", self._get_tree),
+            ("POST", repo + r"/git/trees", self._post_tree),
+            ("GET", repo + r"/git/commits/(?P<sha>\w+)", self._get_commit),
+            ("POST", repo + r"/git/commits", self._post_commit),
+            ("GET", repo + r"/git/ref/(?P<ref>.+)", self._get_ref),
+            ("POST", repo + r"/git/refs", self._post_ref),
+            ("PATCH", repo + r"/git/refs/(?P<ref>.+)", self._patch_ref),
+            ("DELETE", repo + r"/git/refs/(?P<ref>.+)", self._delete_ref),
+            ("GET", repo + r"/pulls", self._get_pulls),
+            ("POST", repo + r"/pulls", self._post_pull),
+            ("GET", repo + r"/pulls/(?P<number>\d+)", self._get_pull),
+            ("PATCH", repo + r"/pulls/(?P<number>\d+)", self._patch_pull),
+            ("GET", repo + r"/pulls/(?P<number>\d+)/files", self._get_pull_files),
+            ("GET", repo + r"/issues", self._get_issues),
+            ("POST", repo + r"/issues", self._post_issue),
+            ("GET", repo + r"/issues/(?P<number>\d+)", self._get_issue),
+            ("PATCH", repo + r"/issues/(?P<number>\d+)", self._patch_issue),
+            ("POST", repo + r"/issues/(?P<number>\d+)/labels", self._post_labels),
+            ("GET", repo + r"/issues/(?P<number>\d+)/comments", self._get_comments),
+            ("POST", repo + r"/issues/(?P<number>\d+)/comments", self._post_comment),
+            ("PATCH", repo + r"/issues/comments/(?P<id>\d+)", self._patch_comment),
+            ("POST", repo + r"/issues/comments/(?P<id>\d+)/reactions", self._post_reaction),
+            ("POST", repo + r"/statuses/(?P<sha>\w+)", self._post_status),
+            ("GET", repo + r"/commits/(?P<ref>[^/]+)/statuses", self._get_statuses),
+            ("GET", repo + r"/collaborators/(?P<user>[^/]+)/permission", self._get_permission),
+        ]
+        for method, pattern, handler in table:
+            yield method, re.compile(pattern), handler
+
+    # ---- App and installations ---------------------------------------------------------
+
+    def _get_app(self, req: Request) -> tuple[int, Any]:
+        return 200, {
+            "id": self.app_id,
+            "slug": self.slug,
+            "name": self.slug,
+            "owner": {"login": "thoth-station", "type": "Organization"},
+            "html_url": f"https://github.com/apps/{self.slug}",
+            "permissions": {"contents": "write", "pull_requests": "write", "issues": "write"},
+            "events": ["push", "pull_request", "issue_comment", "installation"],
+        }
+
+    def _post_token(self, req: Request) -> tuple[int, Any]:
+        installation = int(req.match["id"])
+        if installation not in self.installations:
+            raise HTTPError(404, "Not Found")
+        token = "ghs_" + secrets.token_hex(18)
+        expires = time.time() + self.token_lifetime
+        self.tokens[token] = (installation, expires)
+        return 201, {
+            "token": token,
+            "expires_at": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "permissions": {"contents": "write", "pull_requests": "write", "issues": "write"},
+            "repository_selection": "selected",
+        }
+
+    def _get_installation_repos(self, req: Request) -> tuple[int, Any]:
+        if req.installation is None:
+            raise HTTPError(403, "Resource not accessible by integration")
+        names = self.installations[req.installation]["repos"]
+        items = [self._repo_json(self.repos[name]) for name in names]
+        page, link = self._page(req, items)
+        return 200, ({"total_count": len(items), "repositories": page}, link)
+
+    # ---- repositories and git data ----------------------------------------------------
+
+    def _repo_json(self, repo: Repo) -> dict[str, Any]:
+        owner, name = repo.full_name.split("/")
+        return {
+            "id": repo.id,
+            "name": name,
+            "full_name": repo.full_name,
+            "private": repo.private,
+            "fork": repo.fork_of is not None,
+            "owner": {"login": owner, "type": "Organization"},
+            "html_url": f"https://github.com/{repo.full_name}",
+            "default_branch": repo.default_branch,
+        }
+
+    def _get_repo(self, req: Request) -> tuple[int, Any]:
+        return 200, self._repo_json(self._repo(req))
+
+    def _commit_sha(self, repo: Repo, ref: str) -> str:
+        sha = repo.resolve(ref)
+        if sha is None:
+            raise HTTPError(404, f"No commit found for SHA: {ref}")
+        return sha
+
+    def _get_compare(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        base = self._commit_sha(repo, req.match["base"])
+        head = self._commit_sha(repo, req.match["head"])
+        old, new = repo.files_at(base), repo.files_at(head)
+        files = []
+        for path in sorted(old.keys() | new.keys()):
+            if old.get(path) == new.get(path):
+                continue
+            status = "added" if path not in old else "removed" if path not in new else "modified"
+            files.append(
+                {"filename": path, "status": status, "sha": (new.get(path) or old[path])[1]}
+            )
+        behind = set(repo.ancestors(base))
+        commits = [sha for sha in reversed(repo.ancestors(head)) if sha not in behind]
+        return 200, {
+            "status": "ahead" if commits else "identical",
+            "ahead_by": len(commits),
+            "total_commits": len(commits),
+            "commits": [{"sha": sha} for sha in commits],
+            "files": files,
+        }
+
+    def _get_contents(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        sha = self._commit_sha(repo, req.query.get("ref", repo.default_branch))
+        entry = repo.files_at(sha).get(req.match["path"])
+        if entry is None:
+            raise HTTPError(404, "Not Found")
+        return 200, {
+            "type": "file",
+            "path": req.match["path"],
+            "sha": entry[1],
+            "encoding": "base64",
+            "content": base64.b64encode(repo.blobs[entry[1]]).decode(),
+        }
+
+    def _get_blob(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        data = repo.blobs.get(req.match["sha"])
+        if data is None:
+            raise HTTPError(404, "Not Found")
+        return 200, {
+            "sha": req.match["sha"],
+            "size": len(data),
+            "encoding": "base64",
+            "content": base64.b64encode(data).decode(),
+        }
+
+    def _post_blob(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        body = req.json or {}
+        data = body.get("content", "")
+        raw = base64.b64decode(data) if body.get("encoding") == "base64" else data.encode()
+        return 201, {"sha": repo.put_blob(raw)}
+
+    def _get_tree(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        sha = req.match["sha"]
+        if sha not in repo.trees:
+            sha = repo.commits[self._commit_sha(repo, sha)].tree
+        if req.query.get("recursive"):
+            entries = [
+                {"path": p, "mode": m, "type": "blob", "sha": s}
+                for p, (m, s) in sorted(repo.flatten(sha).items())
+            ]
+        else:
+            entries = [
+                {"path": n, "mode": m, "type": "tree" if m == "040000" else "blob", "sha": s}
+                for n, (m, s) in sorted(repo.trees[sha].items())
+            ]
+        return 200, {"sha": sha, "tree": entries, "truncated": False}
+
+    def _post_tree(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        body = req.json or {}
+        base = body.get("base_tree")
+        if base is not None and base not in repo.trees:
+            raise HTTPError(422, "Invalid tree info", ["base_tree is not a tree"])
+        files = repo.flatten(base) if base else {}
+        for entry in body.get("tree") or []:
+            path, mode = entry.get("path"), entry.get("mode")
+            if not path or mode not in FILE_MODES or path.startswith("/"):
+                raise HTTPError(422, "Invalid tree info", [f"bad entry {entry!r}"])
+            if "content" in entry:
+                files[path] = (mode, repo.put_blob(str(entry["content"]).encode()))
+            elif entry.get("sha") is None:
+                if path not in files:  # GitHub refuses to delete what is not there
+                    raise HTTPError(422, "GitRPC::BadObjectState", [f"{path} does not exist"])
+                del files[path]
+            else:
+                if entry["sha"] not in repo.blobs:
+                    raise HTTPError(422, "Invalid tree info", [f"no blob {entry['sha']}"])
+                files[path] = (mode, entry["sha"])
+        sha = repo.build_tree(files)
+        return 201, {"sha": sha, "tree": [], "truncated": False}
+
+    def _commit_json(self, repo: Repo, commit: Commit) -> dict[str, Any]:
+        return {
+            "sha": commit.sha,
+            "message": commit.message,
+            "tree": {"sha": commit.tree},
+            "parents": [{"sha": p} for p in commit.parents],
+            "author": {"name": commit.author, "date": commit.date},
+        }
+
+    def _get_commit(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        commit = repo.commits.get(req.match["sha"])
+        if commit is None:
+            raise HTTPError(404, "Not Found")
+        return 200, self._commit_json(repo, commit)
+
+    def _post_commit(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        body = req.json or {}
+        if body.get("tree") not in repo.trees:
+            raise HTTPError(422, "Tree SHA does not exist")
+        parents = body.get("parents") or []
+        if any(p not in repo.commits for p in parents):
+            raise HTTPError(422, "Parent SHA does not exist or is not a commit object")
+        if not body.get("message"):
+            raise HTTPError(422, "Invalid request", [{"field": "message", "code": "missing"}])
+        sha = repo.put_commit(body["tree"], parents, body["message"], self.bot_login)
+        return 201, self._commit_json(repo, repo.commits[sha])
+
+    def _ref_json(self, repo: Repo, ref: str) -> dict[str, Any]:
+        return {"ref": f"refs/{ref}", "object": {"sha": repo.refs[ref], "type": "commit"}}
+
+    def _get_ref(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        if req.match["ref"] not in repo.refs:
+            raise HTTPError(404, "Not Found")
+        return 200, self._ref_json(repo, req.match["ref"])
+
+    def _post_ref(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        body = req.json or {}
+        ref, sha = str(body.get("ref", "")), body.get("sha")
+        if not ref.startswith("refs/") or ref.count("/") < 2:
+            raise HTTPError(422, "Reference name must start with 'refs/' and have two slashes")
+        if sha not in repo.commits:
+            raise HTTPError(422, "Object does not exist")
+        name = ref.removeprefix("refs/")
+        if name in repo.refs:
+            raise HTTPError(422, "Reference already exists")
+        repo.refs[name] = sha
+        return 201, self._ref_json(repo, name)
+
+    def _patch_ref(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        name = req.match["ref"]
+        body = req.json or {}
+        if name not in repo.refs:
+            raise HTTPError(422, "Reference does not exist")
+        sha = body.get("sha")
+        if sha not in repo.commits:
+            raise HTTPError(422, "Object does not exist")
+        if not body.get("force") and repo.refs[name] not in repo.ancestors(sha):
+            raise HTTPError(422, "Update is not a fast forward")
+        repo.refs[name] = sha
+        return 200, self._ref_json(repo, name)
+
+    def _delete_ref(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        if repo.refs.pop(req.match["ref"], None) is None:
+            raise HTTPError(422, "Reference does not exist")
+        return 204, None
+
+    # ---- pull requests and issues ------------------------------------------------------
+
+    def _user(self, login: str) -> dict[str, Any]:
+        kind = "Bot" if login == self.bot_login else self.users.get(login, "User")
+        return {"login": login, "type": kind, "id": abs(hash(login)) % 10**8}
+
+    def _pull_json(self, repo: Repo, issue: Issue) -> dict[str, Any]:
+        head_repo = self.repos[issue.head_repo]
+        head_sha = issue.closed_head_sha or head_repo.refs.get(f"heads/{issue.head}")
+        head_owner = issue.head_repo.split("/")[0]
+        return {
+            "number": issue.number,
+            "id": issue.number + 5_000_000,
+            "state": issue.state,
+            "title": issue.title,
+            "body": issue.body,
+            "draft": issue.draft,
+            "merged": issue.merged,
+            "user": self._user(issue.user),
+            "labels": [{"name": name} for name in issue.labels],
+            "html_url": f"https://github.com/{repo.full_name}/pull/{issue.number}",
+            "url": f"{self.url}/repos/{repo.full_name}/pulls/{issue.number}",
+            "head": {
+                "ref": issue.head,
+                "sha": head_sha,
+                "label": f"{head_owner}:{issue.head}",
+                "repo": self._repo_json(head_repo),
+            },
+            "base": {
+                "ref": issue.base,
+                "sha": repo.refs.get(f"heads/{issue.base}"),
+                "label": f"{repo.full_name.split('/')[0]}:{issue.base}",
+                "repo": self._repo_json(repo),
+            },
+            "created_at": issue.created_at,
+            "updated_at": issue.updated_at,
+        }
+
+    def _issue_json(self, repo: Repo, issue: Issue) -> dict[str, Any]:
+        data = {
+            "number": issue.number,
+            "id": issue.number + 6_000_000,
+            "state": issue.state,
+            "state_reason": issue.state_reason,
+            "title": issue.title,
+            "body": issue.body,
+            "user": self._user(issue.user),
+            "labels": [{"name": name} for name in issue.labels],
+            "comments": len(issue.comments),
+            "html_url": f"https://github.com/{repo.full_name}/issues/{issue.number}",
+            "created_at": issue.created_at,
+            "updated_at": issue.updated_at,
+        }
+        if issue.is_pull:
+            data["pull_request"] = {
+                "url": f"{self.url}/repos/{repo.full_name}/pulls/{issue.number}"
+            }
+        return data
+
+    def _issue(self, req: Request, *, pull: bool | None = None) -> tuple[Repo, Issue]:
+        repo = self._repo(req)
+        issue = repo.issues.get(int(req.match["number"]))
+        if issue is None or (pull is not None and issue.is_pull != pull):
+            raise HTTPError(404, "Not Found")
+        return repo, issue
+
+    def _actor(self, req: Request) -> str:
+        return self.bot_login if req.installation is not None else self.slug
+
+    def _check_body(self, body: Any, field_name: str = "body") -> str:
+        text = "" if body is None else str(body)
+        if len(text) > MAX_BODY:
+            raise HTTPError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "Issue",
+                        "code": "custom",
+                        "field": field_name,
+                        "message": f"{field_name} is too long (maximum is {MAX_BODY} characters)",
+                    }
+                ],
+            )
+        return text
+
+    def _get_pulls(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        state = req.query.get("state", "open")
+        head, base = req.query.get("head"), req.query.get("base")
+        items = []
+        for issue in repo.issues.values():
+            if not issue.is_pull or (state != "all" and issue.state != state):
+                continue
+            if head and head != f"{issue.head_repo.split('/')[0]}:{issue.head}":
+                continue
+            if base and base != issue.base:
+                continue
+            items.append(self._pull_json(repo, issue))
+        page, link = self._page(req, items)
+        return 200, (page, link)
+
+    def _post_pull(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        body = req.json or {}
+        head, base = str(body.get("head", "")), str(body.get("base", ""))
+        owner, _, branch = head.rpartition(":")
+        head_repo = repo.full_name if not owner or owner == repo.full_name.split("/")[0] else None
+        if head_repo is None:
+            head_repo = next(
+                (
+                    n
+                    for n, r in self.repos.items()
+                    if r.fork_of == repo.full_name and n.startswith(owner + "/")
+                ),
+                None,
+            )
+        if head_repo is None or f"heads/{branch}" not in self.repos[head_repo].refs:
+            raise HTTPError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+            )
+        if f"heads/{base}" not in repo.refs:
+            raise HTTPError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "field": "base", "code": "invalid"}],
+            )
+        for issue in repo.issues.values():
+            if (
+                issue.is_pull
+                and issue.state == "open"
+                and issue.head == branch
+                and issue.base == base
+                and issue.head_repo == head_repo
+            ):
+                raise HTTPError(
+                    422,
+                    "Validation Failed",
+                    [
+                        {
+                            "resource": "PullRequest",
+                            "code": "custom",
+                            "message": f"A pull request already exists for {head}.",
+                        }
+                    ],
+                )
+        if not body.get("title"):
+            raise HTTPError(
+                422,
+                "Validation Failed",
+                [{"resource": "PullRequest", "field": "title", "code": "missing_field"}],
+            )
+        issue = self._new_issue(repo, body, self._actor(req))
+        issue.is_pull, issue.head, issue.head_repo, issue.base = True, branch, head_repo, base
+        issue.draft = bool(body.get("draft"))
+        return 201, self._pull_json(repo, issue)
+
+    def _new_issue(self, repo: Repo, body: Mapping[str, Any], user: str) -> Issue:
+        number = len(repo.issues) + 1
+        stamp = now_iso()
+        issue = Issue(
+            number=number,
+            title=str(body.get("title")),
+            body=self._check_body(body.get("body")),
+            user=user,
+            created_at=stamp,
+            updated_at=stamp,
+        )
+        repo.issues[number] = issue
+        return issue
+
+    def open_pull(
+        self,
+        full_name: str,
+        *,
+        head: str,
+        base: str | None = None,
+        title: str = "A change",
+        body: str = "",
+        author: str = "octocat",
+        head_repo: str | None = None,
+        draft: bool = False,
+    ) -> Issue:
+        """A person opens a pull request (test-facing)."""
+        with self._lock:
+            repo = self.repos[full_name]
+            issue = self._new_issue(repo, {"title": title, "body": body}, author)
+            issue.is_pull, issue.head, issue.base = True, head, base or repo.default_branch
+            issue.head_repo, issue.draft = head_repo or full_name, draft
+            return issue
+
+    def merge_pull(self, full_name: str, number: int, *, author: str = "octocat") -> str:
+        """A person merges a pull request (a merge commit on the base); its new sha."""
+        with self._lock:
+            repo = self.repos[full_name]
+            issue = repo.issues[number]
+            head_repo = self.repos[issue.head_repo]
+            head = head_repo.refs[f"heads/{issue.head}"]
+            base = repo.refs[f"heads/{issue.base}"]
+            reachable = set(head_repo.ancestors(head))
+            merge_base = next(sha for sha in repo.ancestors(base) if sha in reachable)
+            old, new = repo.files_at(merge_base), head_repo.files_at(head)
+            files = repo.files_at(base)
+            for path in old.keys() | new.keys():
+                if old.get(path) != new.get(path):
+                    if path in new:
+                        files[path] = new[path]
+                        repo.blobs[new[path][1]] = head_repo.blobs[new[path][1]]
+                    else:
+                        files.pop(path, None)
+            message = f"Merge pull request #{number} from {issue.head}"
+            sha = repo.put_commit(repo.build_tree(files), (base, head), message, author)
+            repo.refs[f"heads/{issue.base}"] = sha
+            self._set_state(repo, issue, "closed", None)
+            issue.merged = True
+            return sha
+
+    def _get_pull(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req, pull=True)
+        return 200, self._pull_json(repo, issue)
+
+    def _patch_pull(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req, pull=True)
+        body = req.json or {}
+        if "title" in body:
+            issue.title = str(body["title"])
+        if "body" in body:
+            issue.body = self._check_body(body["body"])
+        if body.get("state") in ("open", "closed"):
+            self._set_state(repo, issue, body["state"], None)
+        issue.updated_at = now_iso()
+        return 200, self._pull_json(repo, issue)
+
+    def _set_state(self, repo: Repo, issue: Issue, state: str, reason: str | None) -> None:
+        if issue.is_pull and state == "closed" and issue.state == "open":
+            issue.closed_head_sha = self.repos[issue.head_repo].refs.get(f"heads/{issue.head}")
+        if issue.is_pull and state == "open":
+            issue.closed_head_sha = None
+        issue.state = state
+        issue.state_reason = reason if state == "closed" else None
+
+    def _get_pull_files(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req, pull=True)
+        head_repo = self.repos[issue.head_repo]
+        head = issue.closed_head_sha or head_repo.refs[f"heads/{issue.head}"]
+        base = repo.refs[f"heads/{issue.base}"]
+        # Three-dot diff: against the merge base (the base's newest ancestor of the head).
+        reachable = set(head_repo.ancestors(head)) if head in head_repo.commits else set()
+        merge_base = next((sha for sha in repo.ancestors(base) if sha in reachable), base)
+        old = repo.files_at(merge_base)
+        new = head_repo.files_at(head)
+        items = [
+            {
+                "filename": path,
+                "status": "added"
+                if path not in old
+                else "removed"
+                if path not in new
+                else "modified",
+                "sha": (new.get(path) or old[path])[1],
+            }
+            for path in sorted(old.keys() | new.keys())
+            if old.get(path) != new.get(path)
+        ]
+        page, link = self._page(req, items)
+        return 200, (page, link)
+
+    def _get_issues(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        state = req.query.get("state", "open")
+        creator = req.query.get("creator")
+        items = [
+            self._issue_json(repo, issue)
+            for issue in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True)
+            if (state == "all" or issue.state == state) and (not creator or issue.user == creator)
+        ]
+        page, link = self._page(req, items)
+        return 200, (page, link)
+
+    def _post_issue(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        body = req.json or {}
+        if not body.get("title"):
+            raise HTTPError(
+                422,
+                "Validation Failed",
+                [{"resource": "Issue", "field": "title", "code": "missing_field"}],
+            )
+        issue = self._new_issue(repo, body, self._actor(req))
+        issue.labels = self._labels(repo, body.get("labels") or [])
+        return 201, self._issue_json(repo, issue)
+
+    def _labels(self, repo: Repo, names: Iterable[Any]) -> list[str]:
+        result = []
+        for name in names:
+            name = name["name"] if isinstance(name, dict) else str(name)
+            repo.labels.add(name)
+            if name not in result:
+                result.append(name)
+        return result
+
+    def _get_issue(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req)
+        return 200, self._issue_json(repo, issue)
+
+    def _patch_issue(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req)
+        body = req.json or {}
+        if "title" in body:
+            issue.title = str(body["title"])
+        if "body" in body:
+            issue.body = self._check_body(body["body"])
+        if "labels" in body:
+            issue.labels = self._labels(repo, body["labels"] or [])
+        if body.get("state") in ("open", "closed"):
+            self._set_state(repo, issue, body["state"], body.get("state_reason"))
+        issue.updated_at = now_iso()
+        return 200, self._issue_json(repo, issue)
+
+    def _post_labels(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req)
+        body = req.json
+        names = body.get("labels") if isinstance(body, dict) else body
+        issue.labels = self._labels(repo, [*issue.labels, *(names or [])])
+        return 200, [{"name": name} for name in issue.labels]
+
+    def _comment_json(self, repo: Repo, number: int, comment: Comment) -> dict[str, Any]:
+        return {
+            "id": comment.id,
+            "node_id": f"IC_{comment.id}",
+            "body": comment.body,
+            "user": self._user(comment.user),
+            "created_at": comment.created_at,
+            "updated_at": comment.updated_at,
+            "html_url": f"https://github.com/{repo.full_name}/issues/{number}#issuecomment-{comment.id}",
+            "issue_url": f"{self.url}/repos/{repo.full_name}/issues/{number}",
+        }
+
+    def _get_comments(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req)
+        items = [self._comment_json(repo, issue.number, self._comments[c]) for c in issue.comments]
+        page, link = self._page(req, items)
+        return 200, (page, link)
+
+    def _post_comment(self, req: Request) -> tuple[int, Any]:
+        repo, issue = self._issue(req)
+        text = self._check_body((req.json or {}).get("body"))
+        if not text:
+            raise HTTPError(
+                422,
+                "Validation Failed",
+                [{"resource": "IssueComment", "field": "body", "code": "missing_field"}],
+            )
+        return 201, self._comment_json(
+            repo, issue.number, self.add_comment_locked(issue, text, self._actor(req))
+        )
+
+    def add_comment_locked(self, issue: Issue, text: str, user: str) -> Comment:
+        stamp = now_iso()
+        comment = Comment(next(self._ids), text, user, stamp, stamp)
+        self._comments[comment.id] = comment
+        issue.comments.append(comment.id)
+        issue.updated_at = stamp
+        return comment
+
+    def add_comment(self, full_name: str, number: int, text: str, *, author: str) -> Comment:
+        """A person (or another bot) comments (test-facing)."""
+        with self._lock:
+            return self.add_comment_locked(self.repos[full_name].issues[number], text, author)
+
+    def _find_comment(self, req: Request) -> tuple[Repo, Issue, Comment]:
+        repo = self._repo(req)
+        comment_id = int(req.match["id"])
+        for issue in repo.issues.values():
+            if comment_id in issue.comments:
+                return repo, issue, self._comments[comment_id]
+        raise HTTPError(404, "Not Found")
+
+    def _patch_comment(self, req: Request) -> tuple[int, Any]:
+        repo, issue, comment = self._find_comment(req)
+        if comment.user != self._actor(req):
+            raise HTTPError(403, "Resource not accessible by integration")
+        comment.body = self._check_body((req.json or {}).get("body"))
+        comment.updated_at = now_iso()
+        return 200, self._comment_json(repo, issue.number, comment)
+
+    def _post_reaction(self, req: Request) -> tuple[int, Any]:
+        _, _, comment = self._find_comment(req)
+        content = (req.json or {}).get("content")
+        if content not in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"):
+            raise HTTPError(422, "Validation Failed", [{"field": "content", "code": "invalid"}])
+        reaction = (self._actor(req), content)
+        status = 200 if reaction in comment.reactions else 201
+        if status == 201:
+            comment.reactions.append(reaction)
+        return status, {"id": next(self._ids), "content": content, "user": self._user(reaction[0])}
+
+    def _post_status(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        sha = req.match["sha"]
+        body = req.json or {}
+        if sha not in repo.commits:
+            raise HTTPError(422, "No commit found for SHA: " + sha)
+        if body.get("state") not in ("error", "failure", "pending", "success"):
+            raise HTTPError(422, "Validation Failed", [{"field": "state", "code": "invalid"}])
+        if len(body.get("description") or "") > MAX_STATUS_DESCRIPTION:
+            raise HTTPError(
+                422,
+                "Validation Failed",
+                [
+                    {
+                        "resource": "Status",
+                        "field": "description",
+                        "code": "custom",
+                        "message": "description is too long (maximum is 140 characters)",
+                    }
+                ],
+            )
+        status = {
+            "id": next(self._ids),
+            "state": body["state"],
+            "description": body.get("description"),
+            "context": body.get("context") or "default",
+            "target_url": body.get("target_url"),
+            "creator": self._user(self._actor(req)),
+            "created_at": now_iso(),
+        }
+        repo.statuses.setdefault(sha, []).insert(0, status)
+        return 201, status
+
+    def _get_statuses(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        sha = self._commit_sha(repo, req.match["ref"])
+        page, link = self._page(req, repo.statuses.get(sha, []))
+        return 200, (page, link)
+
+    def _get_permission(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        user = req.match["user"]
+        permission = repo.permissions.get(user, "read" if not repo.private else "none")
+        role = {"maintain": "maintain", "triage": "triage"}.get(permission, permission)
+        legacy = {"maintain": "write", "triage": "read"}.get(permission, permission)
+        return 200, {"permission": legacy, "role_name": role, "user": self._user(user)}
+
+    def _page(self, req: Request, items: list[Any]) -> tuple[list[Any], str]:
+        per_page = min(int(req.query.get("per_page", 30)), 100)
+        page = max(int(req.query.get("page", 1)), 1)
+        chunk = items[(page - 1) * per_page : page * per_page]
+        links = []
+        if page * per_page < len(items):
+            query = {**req.query, "per_page": str(per_page), "page": str(page + 1)}
+            links.append(f'<{req.base_url}{req.path}?{urlencode(query)}>; rel="next"')
+        return chunk, ", ".join(links)
+
+    # ---- GraphQL -----------------------------------------------------------------------
+
+    def _post_graphql(self, req: Request) -> tuple[int, Any]:
+        body = req.json or {}
+        result = graphql_sync(
+            schema(),
+            str(body.get("query", "")),
+            root_value={
+                "repository": lambda info, owner, name, **_: self._gql_repo(req, owner, name)
+            },
+            variable_values=body.get("variables") or {},
+        )
+        answer: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            answer["errors"] = [
+                {"message": error.message, "path": error.path, "type": "INVALID"}
+                for error in result.errors
+            ]
+        return 200, answer
+
+    def _gql_repo(self, req: Request, owner: str, name: str) -> dict[str, Any] | None:
+        full_name = f"{owner}/{name}"
+        repo = self.repos.get(full_name)
+        if repo is None or (
+            req.installation is not None
+            and full_name not in self.installations[req.installation]["repos"]
+        ):
+            raise LookupError(f"Could not resolve to a Repository with the name '{full_name}'.")
+        return {
+            "__typename": "Repository",
+            "id": f"R_{repo.id}",
+            "databaseId": repo.id,
+            "name": name,
+            "nameWithOwner": full_name,
+            "url": f"https://github.com/{full_name}",
+            "ref": lambda info, qualifiedName: self._gql_ref(repo, qualifiedName),
+            "defaultBranchRef": lambda info: self._gql_ref(repo, repo.default_branch),
+            "object": lambda info, oid=None, expression=None: self._gql_object(
+                repo, oid or expression
+            ),
+            "pullRequests": lambda info, **args: self._gql_connection(
+                [
+                    self._gql_pull(repo, i)
+                    for i in repo.issues.values()
+                    if i.is_pull
+                    and (
+                        not args.get("states")
+                        or i.state.upper() in args["states"]
+                        or (i.merged and "MERGED" in args["states"])
+                    )
+                    and args.get("headRefName") in (None, i.head)
+                    and args.get("baseRefName") in (None, i.base)
+                ],
+                args,
+            ),
+            "issues": lambda info, **args: self._gql_connection(
+                [
+                    self._gql_issue(repo, i)
+                    for i in self._ordered(repo, args)
+                    if not i.is_pull
+                    and (not args.get("states") or i.state.upper() in args["states"])
+                ],
+                args,
+            ),
+        }
+
+    def _ordered(self, repo: Repo, args: Mapping[str, Any]) -> list[Issue]:
+        order = args.get("orderBy") or {"field": "CREATED_AT", "direction": "DESC"}
+        key = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}.get(
+            order["field"], "created_at"
+        )
+        issues = sorted(repo.issues.values(), key=lambda i: (getattr(i, key), i.number))
+        return issues[::-1] if order["direction"] == "DESC" else issues
+
+    def _gql_connection(self, nodes: list[Any], args: Mapping[str, Any]) -> dict[str, Any]:
+        first, last = args.get("first"), args.get("last")
+        if first is None and last is None:
+            raise ValueError("You must provide a `first` or `last` value to properly paginate.")
+        if (first or last or 0) > 100:
+            raise ValueError("Requesting more than 100 records on a connection is not allowed.")
+        window = nodes[:first] if first is not None else nodes[-last:] if last else []
+        return {
+            "nodes": window,
+            "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(window)],
+            "totalCount": len(nodes),
+            "pageInfo": {
+                "hasNextPage": len(nodes) > len(window),
+                "hasPreviousPage": False,
+                "startCursor": "0" if window else None,
+                "endCursor": str(len(window) - 1) if window else None,
+            },
+        }
+
+    def _gql_ref(self, repo: Repo, name: str) -> dict[str, Any] | None:
+        short = name.removeprefix("refs/heads/")
+        qualified = f"heads/{short}" if not name.startswith("refs/tags/") else name[5:]
+        if qualified not in repo.refs:
+            return None
+        return {
+            "__typename": "Ref",
+            "id": f"REF_{repo.id}_{qualified}",
+            "name": qualified.split("/", 1)[1],
+            "prefix": f"refs/{qualified.split('/', 1)[0]}/",
+            "target": lambda info: self._gql_commit(repo, repo.refs[qualified]),
+        }
+
+    def _gql_object(self, repo: Repo, oid: str | None) -> dict[str, Any] | None:
+        if oid in repo.commits:
+            return self._gql_commit(repo, oid)
+        return None
+
+    def _gql_commit(self, repo: Repo, sha: str) -> dict[str, Any]:
+        commit = repo.commits[sha]
+        return {
+            "__typename": "Commit",
+            "id": f"C_{sha}",
+            "oid": sha,
+            "abbreviatedOid": sha[:7],
+            "message": commit.message,
+            "messageHeadline": commit.message.split("\n", 1)[0],
+            "committedDate": commit.date,
+            "authoredDate": commit.date,
+            "tree": {"__typename": "Tree", "id": f"T_{commit.tree}", "oid": commit.tree},
+            "parents": lambda info, **args: self._gql_connection(
+                [self._gql_commit(repo, p) for p in commit.parents], args
+            ),
+            "file": lambda info, path: self._gql_file(repo, commit.tree, path),
+            "url": f"https://github.com/{repo.full_name}/commit/{sha}",
+        }
+
+    def _gql_file(self, repo: Repo, tree: str, path: str) -> dict[str, Any] | None:
+        mode, sha, kind = "040000", tree, "tree"
+        for part in [p for p in path.strip("/").split("/") if p]:
+            if kind != "tree" or part not in repo.trees[sha]:
+                return None
+            mode, sha = repo.trees[sha][part]
+            kind = "tree" if mode == "040000" else "blob"
+        if kind == "tree":
+            obj: dict[str, Any] = {"__typename": "Tree", "id": f"T_{sha}", "oid": sha}
+        else:
+            data = repo.blobs[sha]
+            try:
+                text: str | None = data.decode()
+                binary = "\0" in text
+            except UnicodeDecodeError:
+                text, binary = None, True
+            limit = self.truncate_blobs_over
+            truncated = bool(limit is not None and not binary and len(data) > limit)
+            obj = {
+                "__typename": "Blob",
+                "id": f"B_{sha}",
+                "oid": sha,
+                "byteSize": len(data),
+                "isBinary": binary,
+                "isTruncated": truncated,
+                "text": None if binary else (text[:limit] if truncated else text),
+            }
+        return {
+            "name": path.rsplit("/", 1)[-1],
+            "path": path,
+            "mode": int(mode, 8),
+            "oid": sha,
+            "type": kind,
+            "object": obj,
+        }
+
+    def _gql_actor(self, login: str) -> dict[str, Any]:
+        if login == self.bot_login:
+            return {"__typename": "Bot", "login": self.slug, "id": f"BOT_{self.slug}"}
+        return {"__typename": self.users.get(login, "User"), "login": login, "id": f"U_{login}"}
+
+    def _gql_comments(self, repo: Repo, issue: Issue, args: Mapping[str, Any]) -> dict[str, Any]:
+        nodes = [
+            {
+                "__typename": "IssueComment",
+                "id": f"IC_{comment.id}",
+                "databaseId": comment.id,
+                "body": comment.body,
+                "author": self._gql_actor(comment.user),
+                "createdAt": comment.created_at,
+                "updatedAt": comment.updated_at,
+            }
+            for comment in (self._comments[c] for c in issue.comments)
+        ]
+        return self._gql_connection(nodes, args)
+
+    def _gql_pull(self, repo: Repo, issue: Issue) -> dict[str, Any]:
+        head_repo = self.repos[issue.head_repo]
+        return {
+            "__typename": "PullRequest",
+            "id": f"PR_{repo.id}_{issue.number}",
+            "databaseId": issue.number + 5_000_000,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "url": f"https://github.com/{repo.full_name}/pull/{issue.number}",
+            "state": "MERGED" if issue.merged else issue.state.upper(),
+            "isDraft": issue.draft,
+            "closed": issue.state == "closed",
+            "merged": issue.merged,
+            "headRefName": issue.head,
+            "headRefOid": issue.closed_head_sha or head_repo.refs.get(f"heads/{issue.head}"),
+            "baseRefName": issue.base,
+            "isCrossRepository": issue.head_repo != repo.full_name,
+            "author": self._gql_actor(issue.user),
+            "comments": lambda info, **args: self._gql_comments(repo, issue, args),
+            "labels": lambda info, **args: self._gql_connection(
+                [{"__typename": "Label", "name": n, "id": f"L_{n}"} for n in issue.labels], args
+            ),
+        }
+
+    def _gql_issue(self, repo: Repo, issue: Issue) -> dict[str, Any]:
+        return {
+            "__typename": "Issue",
+            "id": f"I_{repo.id}_{issue.number}",
+            "databaseId": issue.number + 6_000_000,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "url": f"https://github.com/{repo.full_name}/issues/{issue.number}",
+            "state": issue.state.upper(),
+            "closed": issue.state == "closed",
+            "author": self._gql_actor(issue.user),
+            "createdAt": issue.created_at,
+            "updatedAt": issue.updated_at,
+            "comments": lambda info, **args: self._gql_comments(repo, issue, args),
+        }

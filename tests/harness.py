@@ -1,0 +1,158 @@
+"""The bot under test, wired to the fake GitHub and the fake Thoth over real HTTP on 127.0.0.1.
+
+Shared by the end-to-end tests (`conftest.py`) and `bench/calls.py`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fakes.github import FakeGitHub
+from fakes.thoth import FakeThoth
+from payloads import headers
+
+from bot.config import Settings, load_settings
+from bot.runtime import Bot
+from bot.serve import build_app
+from bot.web.state import BOT_KEY
+
+APP_ID = 4242
+SECRET = "It's a secret to everybody"
+LOCK_BRANCH = "thoth-bot/lock/main"
+
+PIPFILE = """\
+[[source]]
+url = "https://pypi.org/simple"
+verify_ssl = true
+name = "pypi"
+
+[packages]
+{packages}
+
+[dev-packages]
+pytest = "*"
+
+[requires]
+python_version = "3.11"
+"""
+
+
+def pipfile(*packages: str) -> str:
+    return PIPFILE.format(packages="\n".join(f'{name} = "*"' for name in packages))
+
+
+@cache
+def app_keys() -> tuple[str, str]:
+    """(private, public) PEM of the test App."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def start_fakes() -> tuple[FakeGitHub, FakeThoth]:
+    github = FakeGitHub(app_id=APP_ID, public_key=app_keys()[1]).start()
+    thoth = FakeThoth(pending_polls=1).start()
+    return github, thoth
+
+
+_names = itertools.count(1)
+
+
+def new_repo_name(prefix: str = "app") -> tuple[str, int]:
+    """A repository name and an installation id no other test uses."""
+    number = next(_names)
+    return f"octo-org/{prefix}-{number}", 9000 + number
+
+
+def bot_env(
+    github: FakeGitHub, thoth: FakeThoth, state_dir: Path, *, ghes: bool = False
+) -> dict[str, str]:
+    return {
+        "GITHUB_APP_ID": str(APP_ID),
+        "GITHUB_PRIVATE_KEY": app_keys()[0],
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITHUB_API_URL": github.url + ("/api/v3" if ghes else ""),
+        "THOTH_HOST": thoth.url,
+        "THOTH_BOT_STATE_DIR": str(state_dir),
+        "THOTH_BOT_WORKERS": "2",
+    }
+
+
+class BotUnderTest:
+    """`thoth-bot serve`'s app on a free port, and a client that delivers webhooks to it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server = TestServer(build_app(settings), host="127.0.0.1")
+        self.session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> BotUnderTest:
+        return cls(load_settings(None, env))
+
+    async def start(self) -> BotUnderTest:
+        await self.server.start_server()
+        self.session = aiohttp.ClientSession()
+        return self
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        await self.server.close()
+
+    @property
+    def bot(self) -> Bot:
+        return self.server.app[BOT_KEY]
+
+    @property
+    def url(self) -> str:
+        return str(self.server.make_url("")).rstrip("/")
+
+    async def post(
+        self, path: str, body: bytes, request_headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        assert self.session is not None
+        async with self.session.post(self.url + path, data=body, headers=request_headers) as resp:
+            text = await resp.text()
+            return resp.status, (json.loads(text) if text else {})
+
+    async def deliver(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        delivery: str | None = None,
+        secret: str | None = SECRET,
+    ) -> tuple[int, dict[str, Any]]:
+        """POST a GitHub delivery, signed as GitHub signs it."""
+        body = json.dumps(payload).encode()
+        return await self.post(
+            "/webhooks/github", body, headers(event, body, secret, delivery or str(uuid.uuid4()))
+        )
+
+    async def get(self, path: str) -> tuple[int, str]:
+        assert self.session is not None
+        async with self.session.get(self.url + path) as resp:
+            return resp.status, await resp.text()
+
+    async def settle(self, within: float = 60.0) -> None:
+        """Wait until every queued job has run."""
+        await self.bot.runner.drain(within)
