@@ -103,6 +103,10 @@ def _entry(commit: Any) -> dict[str, Any]:
     )
 
 
+def push_body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 

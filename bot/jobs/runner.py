@@ -66,11 +66,11 @@ class JobRunner:
         self._wakeup.set()
 
     async def drain(self, within: float = 60.0) -> None:
-        """Wait until no job is running or ready to run (tests, graceful shutdown)."""
+        """Wait until no job is running or queued, retries included (tests, operators)."""
         deadline = time.monotonic() + within
         while True:
             counts = await self._store.counts()
-            if not self._busy and counts["ready"] == 0 and counts["running"] == 0:
+            if not self._busy and counts["queued"] == 0 and counts["running"] == 0:
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"jobs still running after {within} s: {counts}")

@@ -416,6 +416,15 @@ class FakeGitHub:
                 if issue.is_pull and (state is None or issue.state == state)
             ]
 
+    def comments_on_open_pulls(self, full_name: str) -> list[Comment]:
+        with self._lock:
+            return [
+                self._comments[cid]
+                for issue in self.repos[full_name].issues.values()
+                if issue.is_pull and issue.state == "open"
+                for cid in issue.comments
+            ]
+
     def issues(self, full_name: str, state: str | None = None) -> list[Issue]:
         with self._lock:
             return [
