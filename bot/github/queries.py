@@ -21,6 +21,10 @@ def _file_fields(count: int) -> str:
     return "\n".join(f"f{i}: file(path: $p{i}) {{ ...ThothBotFile }}" for i in range(count))
 
 
+def _fragment(count: int) -> str:
+    return _FILE_FRAGMENT if count else ""  # GraphQL rejects a fragment nothing uses
+
+
 def _path_variables(count: int) -> str:
     return "".join(f", $p{i}: String!" for i in range(count))
 
@@ -72,7 +76,7 @@ query ThothBotSnapshot($owner: String!, $name: String!, $branchRef: String!, $br
   }
 }
 """
-        + _FILE_FRAGMENT
+        + _fragment(path_count)
     )
 
 
@@ -94,7 +98,7 @@ query ThothBotFiles($owner: String!, $name: String!, $sha: GitObjectID!"""
   }
 }
 """
-        + _FILE_FRAGMENT
+        + _fragment(path_count)
     )
 
 
