@@ -1,0 +1,89 @@
+"""Count the GitHub API calls the bot makes per scenario (issue #2's budget).
+
+    .venv/bin/python bench/calls.py
+
+Runs the real bot against the fake GitHub and the fake Thoth from `tests/` on 127.0.0.1 and
+prints, per scenario, every call the job made and the totals. "warm" is the steady state of a
+running bot: the installation token (valid one hour) and the App's slug (fetched once per
+process) are already known; "cold" adds what the first job of a process pays for them.
+
+Budget: push -> new PR <= 8 calls, push -> PR update <= 6, push with nothing to change: 0 writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import payloads
+from fakes.github import Call, FakeGitHub
+from harness import BotUnderTest, bot_env, new_repo_name, pipfile, start_fakes
+
+BUDGET = {"push -> new PR": 8, "push -> PR update": 6, "push with nothing to change": None}
+
+
+def is_setup(call: Call) -> bool:
+    """Token minting and the App's slug: paid once per hour or once per process."""
+    return call.path.removeprefix("/api/v3").startswith("/app")
+
+
+async def run_push(bot: BotUnderTest, github: FakeGitHub, repo: str, inst: int, files: dict) -> list[Call]:  # noqa: E501
+    push = github.push(repo, files)
+    mark = len(github.calls)
+    payload = payloads.push(
+        repo, before=push.before, after=push.after, commits=[push], installation_id=inst
+    )
+    status, answer = await bot.deliver("push", payload)
+    assert status == 202, answer
+    await bot.settle()
+    return github.calls_since(mark)
+
+
+async def main() -> int:
+    github, thoth = start_fakes()
+    results: list[tuple[str, list[Call]]] = []
+    try:
+        with tempfile.TemporaryDirectory() as state:
+            bot = await BotUnderTest.from_env(bot_env(github, thoth, Path(state))).start()
+            try:
+                repo, inst = new_repo_name("bench")
+                github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=inst)
+                new = await run_push(bot, github, repo, inst, {"Pipfile": pipfile("flask", "six")})
+                results.append(("push -> new PR", new))
+                update = await run_push(
+                    bot, github, repo, inst, {"Pipfile": pipfile("flask", "numpy")}
+                )
+                results.append(("push -> PR update", update))
+                github.merge_pull(repo, github.pulls(repo)[0].number)
+                same = await run_push(
+                    bot, github, repo, inst, {"Pipfile": "# same\n" + pipfile("flask", "numpy")}
+                )
+                results.append(("push with nothing to change", same))
+            finally:
+                await bot.close()
+    finally:
+        github.stop()
+        thoth.stop()
+
+    failed = False
+    for name, calls in results:
+        warm = [call for call in calls if not is_setup(call)]
+        writes = [call for call in warm if call.write]
+        budget = BUDGET[name]
+        ok = len(writes) == 0 if budget is None else len(warm) <= budget
+        failed |= not ok
+        print(f"{name}: {len(warm)} calls warm ({len(writes)} writes), {len(calls)} cold "
+              f"-- budget {'0 writes' if budget is None else f'<= {budget}'}: "
+              f"{'ok' if ok else 'OVER'}")  # fmt: skip
+        for call in calls:
+            kind = "setup" if is_setup(call) else "write" if call.write else "read"
+            print(f"    {kind:5} {call.method:5} {call.path}  -> {call.status}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
