@@ -31,7 +31,9 @@ def is_setup(call: Call) -> bool:
     return call.path.removeprefix("/api/v3").startswith("/app")
 
 
-async def run_push(bot: BotUnderTest, github: FakeGitHub, repo: str, inst: int, files: dict) -> list[Call]:  # noqa: E501
+async def run_push(
+    bot: BotUnderTest, github: FakeGitHub, repo: str, inst: int, files: dict
+) -> list[Call]:
     push = github.push(repo, files)
     mark = len(github.calls)
     payload = payloads.push(
@@ -76,9 +78,11 @@ async def main() -> int:
         budget = BUDGET[name]
         ok = len(writes) == 0 if budget is None else len(warm) <= budget
         failed |= not ok
-        print(f"{name}: {len(warm)} calls warm ({len(writes)} writes), {len(calls)} cold "
-              f"-- budget {'0 writes' if budget is None else f'<= {budget}'}: "
-              f"{'ok' if ok else 'OVER'}")  # fmt: skip
+        print(
+            f"{name}: {len(warm)} calls warm ({len(writes)} writes), {len(calls)} cold "
+            f"-- budget {'0 writes' if budget is None else f'<= {budget}'}: "
+            f"{'ok' if ok else 'OVER'}"
+        )
         for call in calls:
             kind = "setup" if is_setup(call) else "write" if call.write else "read"
             print(f"    {kind:5} {call.method:5} {call.path}  -> {call.status}")

@@ -33,11 +33,18 @@ class ServeProcess:
 
     async def start(self) -> ServeProcess:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
+        )
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
                 try:
@@ -90,7 +97,9 @@ async def test_a_delivery_cut_off_by_a_crash_is_processed_after_restart(
     body = payloads.push_body(push_payload(push, installation))
     async with aiohttp.ClientSession() as session:
         async with session.post(
-            first.url + "/webhooks/github", data=body, headers=payloads.headers("push", body, SECRET)
+            first.url + "/webhooks/github",
+            data=body,
+            headers=payloads.headers("push", body, SECRET),
         ) as response:
             assert response.status == 202
     await wait_for(lambda: github.held("POST", tree_write))
@@ -129,13 +138,13 @@ async def test_installation_tokens_are_minted_once_and_reused(
     for extra in ("six", "numpy", "scipy"):
         await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", extra)})
 
-    mints = [c for c in github.calls if c.path == f"/app/installations/{installation}/access_tokens"]
+    mints = [
+        c for c in github.calls if c.path == f"/app/installations/{installation}/access_tokens"
+    ]
     assert len(mints) == 1
 
 
-async def test_github_enterprise_server_urls(
-    github: FakeGitHub, thoth, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+async def test_github_enterprise_server_urls(github: FakeGitHub, thoth, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from harness import bot_env
 
     repo, installation = new_repo_name()

@@ -31,8 +31,7 @@ from bot.github.queries import all_queries
 
 SCHEMA_VERSION = "15.26.1"
 SCHEMA_URL = (
-    "https://registry.npmjs.org/@octokit/graphql-schema/-/"
-    f"graphql-schema-{SCHEMA_VERSION}.tgz"
+    f"https://registry.npmjs.org/@octokit/graphql-schema/-/graphql-schema-{SCHEMA_VERSION}.tgz"
 )
 
 
