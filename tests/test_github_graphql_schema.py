@@ -14,7 +14,7 @@ import urllib.request
 from functools import cache
 
 import pytest
-from fakes.github import schema as fake_schema
+from fakes.github_graphql import schema as fake_schema
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,

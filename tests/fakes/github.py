@@ -4,7 +4,7 @@ It keeps real git objects (blobs, trees and commits hashed the way git hashes th
 pull requests, issues, comments, labels, statuses and reactions, and it authenticates like
 GitHub: the App's JWT (RS256, verified with the App's public key) for `/app` endpoints, an
 installation token everywhere else, and an installation only sees its own repositories.
-GraphQL queries are executed by graphql-core against `github_schema.graphql`, a subset of
+GraphQL queries are answered by `github_graphql.py` against `github_schema.graphql`, a subset of
 GitHub's published schema (checked by `tests/test_github_graphql_schema.py`).
 
     github = FakeGitHub(app_id=1, public_key=PEM).start()   # its own thread and event loop
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import itertools
 import json
 import re
@@ -32,45 +31,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import jwt
 from aiohttp import web
-from graphql import GraphQLSchema, build_schema, graphql_sync
 
-SCHEMA_PATH = Path(__file__).with_name("github_schema.graphql")
+from fakes.git import Commit, GitStore, now_iso
+from fakes.github_graphql import GraphQLMixin
+
 MAX_BODY = 65536  # GitHub's limit on issue, pull request and comment bodies
 MAX_STATUS_DESCRIPTION = 140
 FILE_MODES = {"100644", "100755", "040000", "160000", "120000"}
-
-
-@cache
-def schema() -> GraphQLSchema:
-    return build_schema(SCHEMA_PATH.read_text())
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# ---- git objects --------------------------------------------------------------------------
-
-
-def _git_hash(kind: str, data: bytes) -> str:
-    return hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).hexdigest()
-
-
-@dataclass
-class Commit:
-    sha: str
-    tree: str
-    parents: tuple[str, ...]
-    message: str
-    author: str
-    date: str
 
 
 @dataclass
@@ -107,96 +79,17 @@ class Issue:
     closed_head_sha: str | None = None
 
 
-@dataclass
-class Repo:
+@dataclass(kw_only=True)
+class Repo(GitStore):
     full_name: str
     id: int
     default_branch: str
     private: bool = False
     fork_of: str | None = None
-    blobs: dict[str, bytes] = field(default_factory=dict)
-    trees: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # name: mode, sha
-    commits: dict[str, Commit] = field(default_factory=dict)
-    refs: dict[str, str] = field(default_factory=dict)  # "heads/main": sha
     issues: dict[int, Issue] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     labels: set[str] = field(default_factory=set)
     permissions: dict[str, str] = field(default_factory=dict)  # login: admin|maintain|write|...
-
-    # -- objects --
-
-    def put_blob(self, data: bytes) -> str:
-        sha = _git_hash("blob", data)
-        self.blobs[sha] = data
-        return sha
-
-    def put_tree(self, entries: Mapping[str, tuple[str, str]]) -> str:
-        def key(name: str) -> bytes:  # git sorts trees as if their names ended in "/"
-            return (name + ("/" if entries[name][0] == "040000" else "")).encode()
-
-        data = b"".join(
-            f"{entries[name][0].lstrip('0')} {name}\0".encode() + bytes.fromhex(entries[name][1])
-            for name in sorted(entries, key=key)
-        )
-        sha = _git_hash("tree", data)
-        self.trees[sha] = dict(entries)
-        return sha
-
-    def put_commit(self, tree: str, parents: Iterable[str], message: str, author: str) -> str:
-        parents = tuple(parents)
-        stamp = int(time.time())
-        text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
-        text += f"author {author} <{author}@users.noreply.github.com> {stamp} +0000\n"
-        text += f"committer GitHub <noreply@github.com> {stamp} +0000\n\n{message}"
-        sha = _git_hash("commit", text.encode())
-        self.commits[sha] = Commit(sha, tree, parents, message, author, now_iso())
-        return sha
-
-    def flatten(self, tree_sha: str, prefix: str = "") -> dict[str, tuple[str, str]]:
-        """path: (mode, blob sha) of every file under a tree."""
-        files = {}
-        for name, (mode, sha) in self.trees[tree_sha].items():
-            path = f"{prefix}{name}"
-            if mode == "040000":
-                files.update(self.flatten(sha, path + "/"))
-            else:
-                files[path] = (mode, sha)
-        return files
-
-    def build_tree(self, files: Mapping[str, tuple[str, str]]) -> str:
-        """The tree of a flat path: (mode, sha) mapping, subtrees included."""
-        here: dict[str, tuple[str, str]] = {}
-        below: dict[str, dict[str, tuple[str, str]]] = {}
-        for path, entry in files.items():
-            head, _, rest = path.partition("/")
-            if rest:
-                below.setdefault(head, {})[rest] = entry
-            else:
-                here[head] = entry
-        for name, subfiles in below.items():
-            here[name] = ("040000", self.build_tree(subfiles))
-        return self.put_tree(here)
-
-    def files_at(self, commit_sha: str) -> dict[str, tuple[str, str]]:
-        return self.flatten(self.commits[commit_sha].tree)
-
-    def resolve(self, ref: str) -> str | None:
-        """A branch name, "refs/heads/x", "heads/x" or a commit sha -> commit sha."""
-        for candidate in (ref, f"heads/{ref}", ref.removeprefix("refs/")):
-            if candidate in self.refs:
-                return self.refs[candidate]
-        return ref if ref in self.commits else None
-
-    def ancestors(self, sha: str) -> list[str]:
-        seen, order, todo = set(), [], [sha]
-        while todo:
-            current = todo.pop(0)
-            if current in seen:
-                continue
-            seen.add(current)
-            order.append(current)
-            todo.extend(self.commits[current].parents)
-        return order
 
 
 # ---- the server ---------------------------------------------------------------------------
@@ -259,7 +152,7 @@ class Push:
 Route = tuple[str, re.Pattern[str], Callable[[Request], tuple[int, Any]]]
 
 
-class FakeGitHub:
+class FakeGitHub(GraphQLMixin):
     def __init__(self, *, app_id: int, public_key: str, slug: str = "thoth-bot-test") -> None:
         self.app_id = app_id
         self.public_key = public_key
@@ -332,7 +225,13 @@ class FakeGitHub:
     ) -> Repo:
         """A repository with one commit holding `files` (path: text, or (text, mode))."""
         with self._lock:
-            repo = Repo(full_name, next(self._ids), default_branch, private, fork_of)
+            repo = Repo(
+                full_name=full_name,
+                id=next(self._ids),
+                default_branch=default_branch,
+                private=private,
+                fork_of=fork_of,
+            )
             self.repos[full_name] = repo
             entry = self.installations.setdefault(
                 installation, {"account": full_name.split("/")[0], "repos": []}
@@ -1324,231 +1223,3 @@ class FakeGitHub:
             query = {**req.query, "per_page": str(per_page), "page": str(page + 1)}
             links.append(f'<{req.base_url}{req.path}?{urlencode(query)}>; rel="next"')
         return chunk, ", ".join(links)
-
-    # ---- GraphQL -----------------------------------------------------------------------
-
-    def _post_graphql(self, req: Request) -> tuple[int, Any]:
-        body = req.json or {}
-        result = graphql_sync(
-            schema(),
-            str(body.get("query", "")),
-            root_value={
-                "repository": lambda info, owner, name, **_: self._gql_repo(req, owner, name)
-            },
-            variable_values=body.get("variables") or {},
-        )
-        answer: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            answer["errors"] = [
-                {"message": error.message, "path": error.path, "type": "INVALID"}
-                for error in result.errors
-            ]
-        return 200, answer
-
-    def _gql_repo(self, req: Request, owner: str, name: str) -> dict[str, Any] | None:
-        full_name = f"{owner}/{name}"
-        repo = self.repos.get(full_name)
-        if repo is None or (
-            req.installation is not None
-            and full_name not in self.installations[req.installation]["repos"]
-        ):
-            raise LookupError(f"Could not resolve to a Repository with the name '{full_name}'.")
-        return {
-            "__typename": "Repository",
-            "id": f"R_{repo.id}",
-            "databaseId": repo.id,
-            "name": name,
-            "nameWithOwner": full_name,
-            "url": f"https://github.com/{full_name}",
-            "ref": lambda info, qualifiedName: self._gql_ref(repo, qualifiedName),
-            "defaultBranchRef": lambda info: self._gql_ref(repo, repo.default_branch),
-            "object": lambda info, oid=None, expression=None: self._gql_object(
-                repo, oid or expression
-            ),
-            "pullRequests": lambda info, **args: self._gql_connection(
-                [
-                    self._gql_pull(repo, i)
-                    for i in repo.issues.values()
-                    if i.is_pull
-                    and (
-                        not args.get("states")
-                        or i.state.upper() in args["states"]
-                        or (i.merged and "MERGED" in args["states"])
-                    )
-                    and args.get("headRefName") in (None, i.head)
-                    and args.get("baseRefName") in (None, i.base)
-                ],
-                args,
-            ),
-            "issues": lambda info, **args: self._gql_connection(
-                [
-                    self._gql_issue(repo, i)
-                    for i in self._ordered(repo, args)
-                    if not i.is_pull
-                    and (not args.get("states") or i.state.upper() in args["states"])
-                ],
-                args,
-            ),
-        }
-
-    def _ordered(self, repo: Repo, args: Mapping[str, Any]) -> list[Issue]:
-        order = args.get("orderBy") or {"field": "CREATED_AT", "direction": "DESC"}
-        key = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at"}.get(
-            order["field"], "created_at"
-        )
-        issues = sorted(repo.issues.values(), key=lambda i: (getattr(i, key), i.number))
-        return issues[::-1] if order["direction"] == "DESC" else issues
-
-    def _gql_connection(self, nodes: list[Any], args: Mapping[str, Any]) -> dict[str, Any]:
-        first, last = args.get("first"), args.get("last")
-        if first is None and last is None:
-            raise ValueError("You must provide a `first` or `last` value to properly paginate.")
-        if (first or last or 0) > 100:
-            raise ValueError("Requesting more than 100 records on a connection is not allowed.")
-        window = nodes[:first] if first is not None else nodes[-last:] if last else []
-        return {
-            "nodes": window,
-            "edges": [{"cursor": str(i), "node": n} for i, n in enumerate(window)],
-            "totalCount": len(nodes),
-            "pageInfo": {
-                "hasNextPage": len(nodes) > len(window),
-                "hasPreviousPage": False,
-                "startCursor": "0" if window else None,
-                "endCursor": str(len(window) - 1) if window else None,
-            },
-        }
-
-    def _gql_ref(self, repo: Repo, name: str) -> dict[str, Any] | None:
-        short = name.removeprefix("refs/heads/")
-        qualified = f"heads/{short}" if not name.startswith("refs/tags/") else name[5:]
-        if qualified not in repo.refs:
-            return None
-        return {
-            "__typename": "Ref",
-            "id": f"REF_{repo.id}_{qualified}",
-            "name": qualified.split("/", 1)[1],
-            "prefix": f"refs/{qualified.split('/', 1)[0]}/",
-            "target": lambda info: self._gql_commit(repo, repo.refs[qualified]),
-        }
-
-    def _gql_object(self, repo: Repo, oid: str | None) -> dict[str, Any] | None:
-        if oid in repo.commits:
-            return self._gql_commit(repo, oid)
-        return None
-
-    def _gql_commit(self, repo: Repo, sha: str) -> dict[str, Any]:
-        commit = repo.commits[sha]
-        return {
-            "__typename": "Commit",
-            "id": f"C_{sha}",
-            "oid": sha,
-            "abbreviatedOid": sha[:7],
-            "message": commit.message,
-            "messageHeadline": commit.message.split("\n", 1)[0],
-            "committedDate": commit.date,
-            "authoredDate": commit.date,
-            "tree": {"__typename": "Tree", "id": f"T_{commit.tree}", "oid": commit.tree},
-            "parents": lambda info, **args: self._gql_connection(
-                [self._gql_commit(repo, p) for p in commit.parents], args
-            ),
-            "file": lambda info, path: self._gql_file(repo, commit.tree, path),
-            "url": f"https://github.com/{repo.full_name}/commit/{sha}",
-        }
-
-    def _gql_file(self, repo: Repo, tree: str, path: str) -> dict[str, Any] | None:
-        mode, sha, kind = "040000", tree, "tree"
-        for part in [p for p in path.strip("/").split("/") if p]:
-            if kind != "tree" or part not in repo.trees[sha]:
-                return None
-            mode, sha = repo.trees[sha][part]
-            kind = "tree" if mode == "040000" else "blob"
-        if kind == "tree":
-            obj: dict[str, Any] = {"__typename": "Tree", "id": f"T_{sha}", "oid": sha}
-        else:
-            data = repo.blobs[sha]
-            try:
-                text: str | None = data.decode()
-                binary = "\0" in text
-            except UnicodeDecodeError:
-                text, binary = None, True
-            limit = self.truncate_blobs_over
-            truncated = bool(limit is not None and not binary and len(data) > limit)
-            obj = {
-                "__typename": "Blob",
-                "id": f"B_{sha}",
-                "oid": sha,
-                "byteSize": len(data),
-                "isBinary": binary,
-                "isTruncated": truncated,
-                "text": None if binary else (text[:limit] if truncated else text),
-            }
-        return {
-            "name": path.rsplit("/", 1)[-1],
-            "path": path,
-            "mode": int(mode, 8),
-            "oid": sha,
-            "type": kind,
-            "object": obj,
-        }
-
-    def _gql_actor(self, login: str) -> dict[str, Any]:
-        if login == self.bot_login:
-            return {"__typename": "Bot", "login": self.slug, "id": f"BOT_{self.slug}"}
-        return {"__typename": self.users.get(login, "User"), "login": login, "id": f"U_{login}"}
-
-    def _gql_comments(self, repo: Repo, issue: Issue, args: Mapping[str, Any]) -> dict[str, Any]:
-        nodes = [
-            {
-                "__typename": "IssueComment",
-                "id": f"IC_{comment.id}",
-                "databaseId": comment.id,
-                "body": comment.body,
-                "author": self._gql_actor(comment.user),
-                "createdAt": comment.created_at,
-                "updatedAt": comment.updated_at,
-            }
-            for comment in (self._comments[c] for c in issue.comments)
-        ]
-        return self._gql_connection(nodes, args)
-
-    def _gql_pull(self, repo: Repo, issue: Issue) -> dict[str, Any]:
-        head_repo = self.repos[issue.head_repo]
-        return {
-            "__typename": "PullRequest",
-            "id": f"PR_{repo.id}_{issue.number}",
-            "databaseId": issue.number + 5_000_000,
-            "number": issue.number,
-            "title": issue.title,
-            "body": issue.body,
-            "url": f"https://github.com/{repo.full_name}/pull/{issue.number}",
-            "state": "MERGED" if issue.merged else issue.state.upper(),
-            "isDraft": issue.draft,
-            "closed": issue.state == "closed",
-            "merged": issue.merged,
-            "headRefName": issue.head,
-            "headRefOid": issue.closed_head_sha or head_repo.refs.get(f"heads/{issue.head}"),
-            "baseRefName": issue.base,
-            "isCrossRepository": issue.head_repo != repo.full_name,
-            "author": self._gql_actor(issue.user),
-            "comments": lambda info, **args: self._gql_comments(repo, issue, args),
-            "labels": lambda info, **args: self._gql_connection(
-                [{"__typename": "Label", "name": n, "id": f"L_{n}"} for n in issue.labels], args
-            ),
-        }
-
-    def _gql_issue(self, repo: Repo, issue: Issue) -> dict[str, Any]:
-        return {
-            "__typename": "Issue",
-            "id": f"I_{repo.id}_{issue.number}",
-            "databaseId": issue.number + 6_000_000,
-            "number": issue.number,
-            "title": issue.title,
-            "body": issue.body,
-            "url": f"https://github.com/{repo.full_name}/issues/{issue.number}",
-            "state": issue.state.upper(),
-            "closed": issue.state == "closed",
-            "author": self._gql_actor(issue.user),
-            "createdAt": issue.created_at,
-            "updatedAt": issue.updated_at,
-            "comments": lambda info, **args: self._gql_comments(repo, issue, args),
-        }

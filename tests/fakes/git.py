@@ -1,0 +1,112 @@
+"""Git objects as git hashes them, for the fake forges: blobs, trees, commits and refs."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _git_hash(kind: str, data: bytes) -> str:
+    return hashlib.sha1(f"{kind} {len(data)}\0".encode() + data).hexdigest()
+
+
+@dataclass
+class Commit:
+    sha: str
+    tree: str
+    parents: tuple[str, ...]
+    message: str
+    author: str
+    date: str
+
+
+@dataclass(kw_only=True)
+class GitStore:
+    """One repository's objects and refs ("heads/main": sha)."""
+
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    trees: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # name: mode, sha
+    commits: dict[str, Commit] = field(default_factory=dict)
+    refs: dict[str, str] = field(default_factory=dict)
+
+    # -- objects --
+
+    def put_blob(self, data: bytes) -> str:
+        sha = _git_hash("blob", data)
+        self.blobs[sha] = data
+        return sha
+
+    def put_tree(self, entries: Mapping[str, tuple[str, str]]) -> str:
+        def key(name: str) -> bytes:  # git sorts trees as if their names ended in "/"
+            return (name + ("/" if entries[name][0] == "040000" else "")).encode()
+
+        data = b"".join(
+            f"{entries[name][0].lstrip('0')} {name}\0".encode() + bytes.fromhex(entries[name][1])
+            for name in sorted(entries, key=key)
+        )
+        sha = _git_hash("tree", data)
+        self.trees[sha] = dict(entries)
+        return sha
+
+    def put_commit(self, tree: str, parents: Iterable[str], message: str, author: str) -> str:
+        parents = tuple(parents)
+        stamp = int(time.time())
+        text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
+        text += f"author {author} <{author}@users.noreply.github.com> {stamp} +0000\n"
+        text += f"committer GitHub <noreply@github.com> {stamp} +0000\n\n{message}"
+        sha = _git_hash("commit", text.encode())
+        self.commits[sha] = Commit(sha, tree, parents, message, author, now_iso())
+        return sha
+
+    def flatten(self, tree_sha: str, prefix: str = "") -> dict[str, tuple[str, str]]:
+        """path: (mode, blob sha) of every file under a tree."""
+        files = {}
+        for name, (mode, sha) in self.trees[tree_sha].items():
+            path = f"{prefix}{name}"
+            if mode == "040000":
+                files.update(self.flatten(sha, path + "/"))
+            else:
+                files[path] = (mode, sha)
+        return files
+
+    def build_tree(self, files: Mapping[str, tuple[str, str]]) -> str:
+        """The tree of a flat path: (mode, sha) mapping, subtrees included."""
+        here: dict[str, tuple[str, str]] = {}
+        below: dict[str, dict[str, tuple[str, str]]] = {}
+        for path, entry in files.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                below.setdefault(head, {})[rest] = entry
+            else:
+                here[head] = entry
+        for name, subfiles in below.items():
+            here[name] = ("040000", self.build_tree(subfiles))
+        return self.put_tree(here)
+
+    def files_at(self, commit_sha: str) -> dict[str, tuple[str, str]]:
+        return self.flatten(self.commits[commit_sha].tree)
+
+    def resolve(self, ref: str) -> str | None:
+        """A branch name, "refs/heads/x", "heads/x" or a commit sha -> commit sha."""
+        for candidate in (ref, f"heads/{ref}", ref.removeprefix("refs/")):
+            if candidate in self.refs:
+                return self.refs[candidate]
+        return ref if ref in self.commits else None
+
+    def ancestors(self, sha: str) -> list[str]:
+        seen, order, todo = set(), [], [sha]
+        while todo:
+            current = todo.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            order.append(current)
+            todo.extend(self.commits[current].parents)
+        return order
