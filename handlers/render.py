@@ -18,6 +18,18 @@ FAILURE_MARKER = "<!-- thoth-bot:failure -->"
 FAILURE_TITLE = "thoth-bot: cannot lock dependencies"
 
 _ICONS = {"ERROR": "🛑", "WARNING": "⚠️", "INFO": "ℹ️"}  # noqa: RUF001
+# GitHub refuses issue, pull request and comment bodies over 65536 characters (GitLab allows
+# more); every text is cut to fit, by whole lines, saying so.
+MAX_TEXT = 65000
+
+
+def fit(text: str, limit: int = MAX_TEXT) -> str:
+    """`text`, or as many of its first lines as fit in `limit` characters with a note."""
+    if len(text) <= limit:
+        return text
+    note = "\n\n… cut here: the full text is over the forge's size limit.\n"
+    head = text[: limit - len(note)]
+    return head[: head.rfind("\n") + 1 or len(head)].rstrip("\n") + note
 
 
 def lock_request_title(base: str) -> str:
@@ -53,7 +65,7 @@ def lock_request_body(plan: LockPlan, base: str) -> str:
         "<sub>This pull request is rebuilt as one commit on top of "
         f"`{base}` whenever a Pipfile changes there.</sub>"
     )
-    return "\n\n".join(parts) + "\n"
+    return fit("\n\n".join(parts) + "\n")
 
 
 def _environment_section(lock: EnvironmentLock) -> str:
@@ -103,7 +115,7 @@ def guidance_comment(plan: LockPlan, heading: str = "Thoth guidance") -> str:
     for lock in plan.locks:
         title = f"### `{lock.environment.name}` on `{lock.environment.node_class.name}`"
         parts.append(title + "\n" + (_entries(lock.guidance) or "No guidance for this stack."))
-    return "\n\n".join(parts) + "\n"
+    return fit("\n\n".join(parts) + "\n")
 
 
 def _entries(entries: Sequence[Guidance]) -> str:
@@ -130,7 +142,7 @@ def failure_body(problems: Sequence[Problem], *, branch: str, sha: str) -> str:
         "This issue is updated on every new failure and closed as soon as a later push "
         f"to `{branch}` locks successfully.",
     ]
-    return "\n".join(lines) + "\n"
+    return fit("\n".join(lines) + "\n")
 
 
 def failure_comment(problems: Sequence[Problem]) -> str:
@@ -139,7 +151,7 @@ def failure_comment(problems: Sequence[Problem]) -> str:
     for problem in problems:
         lines.append(f"- **`{problem.where}`**: {problem.message}")
         lines.append(f"  **Fix:** {problem.fix}")
-    return "\n".join(lines) + "\n"
+    return fit("\n".join(lines) + "\n")
 
 
 def status_description(problems: Sequence[Problem]) -> str:

@@ -297,3 +297,21 @@ async def test_hand_written_hooks_are_left_alone_and_the_pull_request_says_so(
     assert github.file(repo, LOCK_BRANCH, ".s2i/environment") is not None
     pull = github.pulls(repo)[0]
     assert "`.s2i/bin/assemble` left alone" in pull.body
+
+
+async def test_guidance_longer_than_github_accepts_is_cut_to_fit(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+
+    await push_and_settle(
+        bot, github, repo, installation, {"Pipfile": pipfile("flask", "thoth-verbose")}
+    )
+
+    [pull] = github.pulls(repo)
+    [comment] = github.comments(repo, pull.number)
+    assert comment.body.startswith(GUIDANCE_MARKER)
+    assert "Observation 0 about this stack" in comment.body
+    assert comment.body.endswith("… cut here: the full text is over the forge's size limit.\n")
+    assert len(comment.body) <= 65536

@@ -70,7 +70,7 @@ query ThothBotSnapshot($owner: String!, $name: String!, $branchRef: String!, $br
         comments(first: 30) { nodes { databaseId body author { login } } }
       }
     }
-    issues(states: [OPEN], first: 50, orderBy: {field: UPDATED_AT, direction: DESC}) {
+    issues(states: [OPEN], first: 100, orderBy: {field: UPDATED_AT, direction: DESC}) {
       nodes { number title url author { login } }
     }
   }

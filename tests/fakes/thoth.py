@@ -17,7 +17,8 @@ Pipfile so tests sharing one server do not interfere:
 
 - `thoth-error`: the result (200) has `result.error: true` and an `error_msg` naming it;
 - `thoth-bad-request`: the poll answers 400 (AnalysisResponseError);
-- `thoth-never-ready`: the poll answers 202 forever.
+- `thoth-never-ready`: the poll answers 202 forever;
+- `thoth-verbose`: the result carries 3000 justification entries.
 
 Server-wide switches, for tests that start their own instance: `unavailable` (every request
 answers 503), `pending_polls` (how many polls answer 202 before the result), `token` (when
@@ -58,6 +59,7 @@ LINK = "https://thoth-station.ninja/j"
 ERROR_PACKAGE = "thoth-error"
 BAD_REQUEST_PACKAGE = "thoth-bad-request"
 NEVER_READY_PACKAGE = "thoth-never-ready"
+VERBOSE_PACKAGE = "thoth-verbose"
 
 CATALOGUE = {
     "numpy": "1.26.4",
@@ -405,6 +407,11 @@ def guidance(env: dict[str, Any], lock: dict[str, Any]) -> tuple[list[dict], lis
                 "link": f"{LINK}/cuda",
             }
         )
+    if VERBOSE_PACKAGE in lock["default"]:
+        justification += [
+            {"type": "WARNING", "message": f"Observation {i} about this stack", "link": LINK}
+            for i in range(3000)
+        ]
     system = env.get("operating_system") or {}
     stack_info = [
         {
