@@ -19,6 +19,12 @@ log = logging.getLogger(__name__)
 Execute = Callable[[Job, bool], Awaitable[None]]  # (job, last_attempt)
 
 
+# GitHub redelivers for 3 days at most: a delivery key is kept a week, a failure a month.
+KEEP_DONE = 7 * 86400.0
+KEEP_FAILED = 30 * 86400.0
+PRUNE_EVERY = 3600.0
+
+
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     """Seconds to wait before attempt `attempt + 1`: exponential, capped, with full jitter."""
     return random.uniform(0.5, 1.0) * min(cap, base * 2 ** (attempt - 1))
@@ -54,6 +60,7 @@ class JobRunner:
             asyncio.create_task(self._work(), name=f"thoth-bot-worker-{i}")
             for i in range(self._workers)
         ]
+        self._tasks.append(asyncio.create_task(self._prune(), name="thoth-bot-prune"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -76,6 +83,20 @@ class JobRunner:
                 raise TimeoutError(f"jobs still running after {within} s: {counts}")
             self.notify()
             await asyncio.sleep(0.02)
+
+    async def _prune(self) -> None:
+        while True:
+            now = time.time()
+            try:
+                pruned = await self._store.prune(
+                    done_before=now - KEEP_DONE, failed_before=now - KEEP_FAILED
+                )
+            except Exception:  # a full disk must not stop the workers
+                log.exception("pruning finished jobs failed")
+            else:
+                if pruned:
+                    log.info("forgot %d finished job(s)", pruned)
+            await asyncio.sleep(PRUNE_EVERY)
 
     async def _work(self) -> None:
         while True:

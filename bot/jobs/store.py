@@ -200,6 +200,20 @@ class JobStore:
 
         return await self._run(run)
 
+    async def prune(self, *, done_before: float, failed_before: float) -> int:
+        """Forget finished jobs: done ones finished before `done_before`, failed ones before
+        `failed_before` (time.time() seconds). Returns how many were deleted."""
+
+        def run() -> int:
+            cursor = self._require().execute(
+                "DELETE FROM jobs WHERE (state = 'done' AND finished_at < ?)"
+                " OR (state = 'failed' AND finished_at < ?)",
+                (done_before, failed_before),
+            )
+            return cursor.rowcount
+
+        return await self._run(run)
+
     async def counts(self) -> dict[str, int]:
         """Jobs by state, plus 'ready': queued jobs that may run now."""
 
