@@ -1,14 +1,19 @@
-"""One fake GitHub and one fake Thoth for the whole run; a fresh bot and repository per test."""
+"""One fake GitHub and one fake Thoth for the whole run; a fresh bot and repository per test.
+
+Every lock the bot commits during a test is checked afterwards with the real `pipenv verify`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from fakes.github import FakeGitHub
 from fakes.thoth import FakeThoth
 from harness import BotUnderTest, bot_env, start_fakes
+from tools import pipenv_verify
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +40,31 @@ def env(github: FakeGitHub, thoth: FakeThoth, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-async def bot(env: dict[str, str], thoth: FakeThoth) -> AsyncIterator[BotUnderTest]:
-    violations = len(thoth.violations)
+async def bot(
+    env: dict[str, str], github: FakeGitHub, thoth: FakeThoth, tmp_path: Path
+) -> AsyncIterator[BotUnderTest]:
+    violations, commits = len(thoth.violations), len(github.bot_commits)
     running = await BotUnderTest.from_env(env).start()
     yield running
     await running.close()
     assert thoth.violations[violations:] == [], "the bot broke Thoth's OpenAPI contract"
+    assert_pipenv_accepts(github.locks_written(commits), tmp_path / "pipenv-verify")
+
+
+def assert_pipenv_accepts(locks: list[tuple[str, str, str]], directory: Path) -> None:
+    """Real `pipenv verify` on each (where, Pipfile, Pipfile.lock)."""
+    projects = []
+    for number, (_, pipfile, lock) in enumerate(locks):
+        project = directory / str(number)
+        project.mkdir(parents=True)
+        (project / "Pipfile").write_text(pipfile)
+        (project / "Pipfile.lock").write_text(lock)
+        projects.append(project)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(pipenv_verify, projects))
+    rejected = [
+        f"{where}: {result.stdout}{result.stderr}"
+        for (where, _, _), result in zip(locks, results, strict=True)
+        if result.returncode != 0
+    ]
+    assert rejected == [], "pipenv verify rejected locks the bot wrote"

@@ -166,6 +166,7 @@ class FakeGitHub(GraphQLMixin):
         self.token_lifetime = 3600.0
         self.users: dict[str, str] = {}  # login: "User" | "Bot"
         self.truncate_blobs_over: int | None = None  # GraphQL Blob.text truncation
+        self.bot_commits: list[tuple[str, str]] = []  # (repository, sha) the App created
         self._ids = itertools.count(1000)
         self._comments: dict[int, Comment] = {}
         self._lock = threading.RLock()
@@ -340,6 +341,26 @@ class FakeGitHub(GraphQLMixin):
     def statuses(self, full_name: str, sha: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self.repos[full_name].statuses.get(sha, []))
+
+    def locks_written(self, since: int = 0) -> list[tuple[str, str, str]]:
+        """(where, Pipfile, Pipfile.lock) of every lock the App's commits since `since` wrote."""
+        written = []
+        with self._lock:
+            for full_name, sha in self.bot_commits[since:]:
+                repo = self.repos[full_name]
+                commit = repo.commits[sha]
+                files = repo.files_at(sha)
+                before = repo.files_at(commit.parents[0]) if commit.parents else {}
+                for path, entry in sorted(files.items()):
+                    if not path.endswith("Pipfile.lock") or before.get(path) == entry:
+                        continue
+                    pipfile = files.get(path.removesuffix(".lock"))
+                    written.append((
+                        f"{full_name}@{sha[:8]}:{path}",
+                        repo.blobs[pipfile[1]].decode() if pipfile else "",
+                        repo.blobs[entry[1]].decode(),
+                    ))
+        return written
 
     def fail(self, method: str, path_pattern: str, status: int = 502, times: int = 1) -> None:
         """The next `times` requests matching answer `status` (a GitHub outage)."""
@@ -723,6 +744,7 @@ class FakeGitHub(GraphQLMixin):
         if not body.get("message"):
             raise HTTPError(422, "Invalid request", [{"field": "message", "code": "missing"}])
         sha = repo.put_commit(body["tree"], parents, body["message"], self.bot_login)
+        self.bot_commits.append((repo.full_name, sha))
         return 201, self._commit_json(repo, repo.commits[sha])
 
     def _ref_json(self, repo: Repo, ref: str) -> dict[str, Any]:
