@@ -16,9 +16,9 @@ from bot.advisers.factory import make_adviser
 from bot.config import Settings
 from bot.github import events as github_events
 from bot.github.auth import GitHubAppAuth
-from bot.github.forge import GitHubForge
+from bot.github.forge import GitHubForge, installation_repositories
 from bot.jobs.runner import JobRunner
-from bot.jobs.store import Job, JobStore
+from bot.jobs.store import Delivery, Job, JobStore
 from handlers import dispatch
 from handlers.adviser import Adviser
 from handlers.context import Context, Policy
@@ -79,6 +79,9 @@ class Bot:
         installation = github_events.installation_id(payload)
         if installation is None:
             raise PermanentJobError("the delivery names no App installation")
+        if isinstance(event, github_events.InstallationChange):
+            await self._installation_changed(job, event)
+            return
         api = await self.github.installation_api(installation)
         forge = GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
         ctx = Context(
@@ -92,3 +95,32 @@ class Bot:
             "running job %s: %s on %s (attempt %d)", job.key, job.event, job.repo, job.attempts
         )
         await dispatch.handle(event, ctx)
+
+    async def _installation_changed(
+        self, job: Job, change: github_events.InstallationChange
+    ) -> None:
+        """Forget an uninstalled installation's token; queue one onboarding job per repository
+        an installation was given (each its own job: one repository's jobs run in turn)."""
+        assert self.github is not None
+        installation = change.installation_id
+        if change.forgets:
+            self.github.forget(installation)
+            log.info("installation %d %s %s", installation, change.action, change.repositories)
+            return
+        names = change.repositories
+        if names is None:
+            api = await self.github.installation_api(installation)
+            names = tuple(await installation_repositories(api))
+        for name in names:
+            await self.store.add(
+                Delivery(
+                    key=f"{job.key}:{name}",
+                    forge="github",
+                    event=github_events.ONBOARD_EVENT,
+                    repo=name,
+                    payload=json.dumps(
+                        {"installation": {"id": installation}, "repository": {"full_name": name}}
+                    ),
+                )
+            )
+        self.runner.notify()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from handlers.comments import on_comment, wants_comment
 from handlers.context import Context
-from handlers.events import Event, PushEvent
+from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
+from handlers.merge_request import on_merge_request
+from handlers.onboarding import on_onboard
 from handlers.push import on_push, wants_push
 
 
@@ -11,14 +14,22 @@ def wants(event: Event) -> bool:
     """Whether any reaction cares about `event` (payload-only, no I/O)."""
     if isinstance(event, PushEvent):
         return wants_push(event)
-    return False
+    if isinstance(event, CommentEvent):
+        return wants_comment(event)
+    return isinstance(event, MergeRequestEvent | OnboardEvent)
 
 
 async def handle(event: Event, ctx: Context) -> None:
     if isinstance(event, PushEvent):
         await on_push(event, ctx)
+    elif isinstance(event, MergeRequestEvent):
+        await on_merge_request(event, ctx)
+    elif isinstance(event, CommentEvent):
+        await on_comment(event, ctx)
+    elif isinstance(event, OnboardEvent):
+        await on_onboard(event, ctx)
 
 
 def repo_key(event: Event) -> str:
-    """Jobs with the same key never run at the same time."""
-    return event.repo.full_name
+    """Jobs with the same key never run at the same time: one repository's jobs run in turn."""
+    return event.full_name if isinstance(event, OnboardEvent) else event.repo.full_name

@@ -48,14 +48,17 @@ async def ensure_lock_request(
     snapshot: Snapshot,
     plan: LockPlan,
     labels: Sequence[str],
-) -> MergeRequest:
-    """The bot's branch: one commit on top of `base` holding `plan.files`; ONE open MR shows it."""
+) -> tuple[MergeRequest, bool]:
+    """The bot's branch: one commit on top of `base` holding `plan.files`; ONE open MR shows it.
+
+    Returns the merge request and whether anything had to be written.
+    """
     digest = content_digest(plan.files)
     head = snapshot.lock_branch
     up_to_date = (
         head is not None
         and head.parents == (snapshot.sha,)
-        and f"Thoth-Bot-Digest: {digest}" in head.message
+        and f"{render.DIGEST_TRAILER} {digest}" in head.message
     )
     if not up_to_date:
         await forge.commit_files(
@@ -67,9 +70,10 @@ async def ensure_lock_request(
             message=render.commit_message(plan, digest),
             branch_exists=head is not None,
         )
-    title = render.lock_request_title(base)
+    title = render.lock_request_title(base, onboarding=plan.config_added)
     body = render.lock_request_body(plan, base)
     request = snapshot.merge_request
+    changed = not up_to_date
     if request is None:
         request = await forge.create_merge_request(
             repo,
@@ -79,17 +83,18 @@ async def ensure_lock_request(
             body=body,
             labels=labels,
         )
-    elif request.title != title or request.body != body:
+    elif request.title != title or request.body.strip() != body.strip():
         await forge.update_merge_request(repo, request.number, title=title, body=body)
-    await ensure_comment(
+        changed = True
+    changed |= await ensure_comment(
         forge,
         repo,
         request.number,
         request.bot_comments,
         render.GUIDANCE_MARKER,
         render.guidance_comment(plan),
-    )
-    return request
+    ) is not None
+    return request, changed
 
 
 async def ensure_comment(
@@ -99,12 +104,16 @@ async def ensure_comment(
     existing: Sequence[Comment],
     marker: str,
     body: str,
-) -> Comment:
-    """One comment carrying `marker` on merge request or issue `number`, holding `body`."""
+) -> Comment | None:
+    """One comment carrying `marker` on merge request or issue `number`, holding `body`.
+
+    Returns the comment written (created or edited), None when it already said `body`.
+    """
     for comment in existing:
         if marker in comment.body:
-            if comment.body.strip() != body.strip():
-                await forge.update_comment(repo, number, comment.id, body)
+            if comment.body.strip() == body.strip():
+                return None
+            await forge.update_comment(repo, number, comment.id, body)
             return Comment(id=comment.id, body=body)
     return await forge.create_comment(repo, number, body)
 

@@ -31,4 +31,38 @@ class PushEvent:
         return self.before == NULL_SHA
 
 
-Event = PushEvent
+@dataclass(frozen=True)
+class MergeRequestEvent:
+    """A merge request opened, reopened or given new commits."""
+
+    repo: Repo
+    action: str  # "opened" | "reopened" | "synchronize"
+    number: int
+    head_sha: str
+    source_branch: str
+    target_branch: str
+    from_fork: bool
+    draft: bool
+    sender: Actor
+
+
+@dataclass(frozen=True)
+class CommentEvent:
+    """A new comment on a merge request (or an issue: `on_merge_request` False)."""
+
+    repo: Repo
+    number: int
+    on_merge_request: bool
+    comment_id: int | str
+    body: str
+    author: Actor
+
+
+@dataclass(frozen=True)
+class OnboardEvent:
+    """The bot was given a repository (an App installed on it, a project hook added)."""
+
+    full_name: str
+
+
+Event = PushEvent | MergeRequestEvent | CommentEvent | OnboardEvent

@@ -50,6 +50,11 @@ class MergeRequest:
     target_branch: str
     # The bot's own comments on it, oldest first (sticky comments are found by marker here).
     bot_comments: tuple[Comment, ...] = ()
+    head_sha: str = ""
+    from_fork: bool = False  # the source branch lives in another repository
+    state: str = "open"  # "open" | "closed" | "merged"
+    draft: bool = False
+    author: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,18 @@ class Forge(Protocol):
     async def changed_paths(self, repo: Repo, *, base: str, head: str) -> frozenset[str]:
         """Paths that differ between two commits (the compare API)."""
 
+    async def repository(self, full_name: str) -> Repo:
+        """A repository by name (its default branch and web URL)."""
+
+    async def merge_request(self, repo: Repo, number: int) -> MergeRequest:
+        """One merge request, with its head commit and the bot's comments on it."""
+
+    async def merge_request_paths(self, repo: Repo, number: int) -> frozenset[str]:
+        """Paths the merge request changes (every page of them)."""
+
+    async def permission(self, repo: Repo, login: str) -> str:
+        """`login`'s role: "admin", "maintain", "write", "triage", "read" or "none"."""
+
     async def commit_files(
         self,
         repo: Repo,
@@ -123,10 +140,12 @@ class Forge(Protocol):
         files: Mapping[str, FileContent | None],
         message: str,
         branch_exists: bool,
+        force: bool = True,
     ) -> str:
         """Make `branch` point at ONE new commit on top of `parent` holding `files`.
 
-        A None value deletes the path. Returns the new commit's sha.
+        A None value deletes the path. With `force`, the branch is moved whatever it held;
+        without, only a fast-forward is allowed (someone else's branch). Returns the new sha.
         """
 
     async def create_merge_request(
@@ -144,6 +163,9 @@ class Forge(Protocol):
     async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
         """Edit the title and description of a merge request."""
 
+    async def close_merge_request(self, repo: Repo, number: int) -> None:
+        """Close a merge request without merging it."""
+
     async def create_comment(self, repo: Repo, number: int, body: str) -> Comment:
         """Comment on a merge request or issue."""
 
@@ -151,6 +173,9 @@ class Forge(Protocol):
         self, repo: Repo, number: int, comment_id: int | str, body: str
     ) -> None:
         """Edit one of the bot's comments."""
+
+    async def react(self, repo: Repo, number: int, comment_id: int | str, reaction: str) -> None:
+        """React to a comment on merge request or issue `number` ("eyes", "+1"...)."""
 
     async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
         """Set a commit status."""

@@ -49,6 +49,7 @@ class LockPlan:
     hooks_written: tuple[str, ...] = ()
     hooks_left_alone: tuple[str, ...] = ()
     notes: tuple[Guidance, ...] = ()  # about the repository as a whole
+    config_added: bool = False  # the files add a `.thoth.yaml` (onboarding)
 
 
 def read_config(files: Mapping[str, FileContent | None], policy: Policy) -> RepoConfig:
@@ -62,6 +63,16 @@ def read_config(files: Mapping[str, FileContent | None], policy: Policy) -> Repo
         )
     except Problem as problem:
         raise Problems([problem]) from None
+
+
+def relevant_path(path: str) -> bool:
+    """Whether a change to `path` can change what the bot proposes: a Pipfile, a lock,
+    `.thoth.yaml` or a hook."""
+    name = path.rsplit("/", 1)[-1]
+    return (
+        path in (CONFIG_PATH, s2i.ASSEMBLE_PATH, s2i.ENVIRONMENT_PATH)
+        or name in ("Pipfile", "Pipfile.lock")
+    )
 
 
 def paths_to_read(config: RepoConfig | None = None) -> list[str]:
@@ -84,9 +95,11 @@ async def plan_locks(
     origin: str | None,
     force: bool = False,
     report_retryable: bool = True,
+    hooks: bool | None = None,
 ) -> LockPlan:
     """Advise `environments` and return the files that must change. Raises `Problems`.
 
+    The `.s2i` hooks are planned too when `hooks` (by default, when the repository wants them).
     A retryable adviser error is raised as `AdviseError` unless `report_retryable`.
     """
     outcomes = await asyncio.gather(
@@ -116,16 +129,17 @@ async def plan_locks(
     }
     written: tuple[str, ...] = ()
     left_alone: tuple[str, ...] = ()
-    if config.hooks:
+    wants_hooks = config.hooks if hooks is None else hooks
+    if wants_hooks:
         desired = s2i.render_hooks(
             environments=[environment.name for environment in config.environments]
             + list(config.unlocked),
             overlays_dir=config.overlays_dir,
             thoth_host=policy.thoth_host,
         )
-        hooks = s2i.plan_hooks({path: files.get(path) for path in desired}, desired)
-        changed.update(hooks.write)
-        written, left_alone = tuple(hooks.write), tuple(hooks.left_alone)
+        hooks_plan = s2i.plan_hooks({path: files.get(path) for path in desired}, desired)
+        changed.update(hooks_plan.write)
+        written, left_alone = tuple(hooks_plan.write), tuple(hooks_plan.left_alone)
     return LockPlan(
         locks=locks,
         files=changed,

@@ -1,23 +1,48 @@
-"""GitHub webhook payloads -> forge-neutral events (`handlers/events.py`)."""
+"""GitHub webhook payloads -> forge-neutral events (`handlers/events.py`).
+
+Installation events stay here, at the edge: the runtime turns one into an onboarding job per
+repository, or forgets the installation's token.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from handlers.events import Event, PushEvent
+from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
 from handlers.forge import Actor, Repo
 
 # GitHub lists at most this many commits in a push delivery; beyond, ask the compare API.
 MAX_LISTED_COMMITS = 2048
+# The runtime's own event: onboard one repository of an installation.
+ONBOARD_EVENT = "thoth-bot:onboard"
+PULL_REQUEST_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 
 
 class MalformedPayload(ValueError):
     """A signed delivery whose JSON lacks what its event type must carry."""
 
 
-def parse(event_name: str, payload: Mapping[str, Any]) -> Event | None:
-    """The event the bot handles, or None for event types it ignores."""
+@dataclass(frozen=True)
+class InstallationChange:
+    """The App was installed on, or removed from, repositories."""
+
+    installation_id: int
+    action: str  # "created" | "added" | "deleted" | "removed" (| "suspend"...)
+    repositories: tuple[str, ...] | None  # the repositories given; None: all of them (ask)
+
+    @property
+    def onboards(self) -> bool:
+        return self.action in ("created", "added")
+
+    @property
+    def forgets(self) -> bool:
+        return self.action in ("deleted", "removed", "suspend")
+
+
+def parse(event_name: str, payload: Mapping[str, Any]) -> Event | InstallationChange | None:
+    """The event the bot handles, or None for event types and actions it ignores."""
     parser = _PARSERS.get(event_name)
     if parser is None:
         return None
@@ -65,4 +90,71 @@ def _push(payload: Mapping[str, Any]) -> PushEvent:
     )
 
 
-_PARSERS = {"push": _push}
+def _pull_request(payload: Mapping[str, Any]) -> MergeRequestEvent | None:
+    if payload["action"] not in PULL_REQUEST_ACTIONS:
+        return None
+    pull = payload["pull_request"]
+    base_repo = payload["repository"]
+    head_repo = pull["head"].get("repo") or {}  # null when the fork was deleted
+    return MergeRequestEvent(
+        repo=repo(base_repo),
+        action=payload["action"],
+        number=int(pull["number"]),
+        head_sha=pull["head"]["sha"],
+        source_branch=pull["head"]["ref"],
+        target_branch=pull["base"]["ref"],
+        from_fork=head_repo.get("full_name") != base_repo["full_name"],
+        draft=bool(pull.get("draft")),
+        sender=actor(payload.get("sender")),
+    )
+
+
+def _issue_comment(payload: Mapping[str, Any]) -> CommentEvent | None:
+    if payload["action"] != "created":
+        return None
+    issue, comment = payload["issue"], payload["comment"]
+    return CommentEvent(
+        repo=repo(payload["repository"]),
+        number=int(issue["number"]),
+        on_merge_request=bool(issue.get("pull_request")),
+        comment_id=comment["id"],
+        body=comment.get("body") or "",
+        author=actor(comment.get("user")),
+    )
+
+
+def _installation(payload: Mapping[str, Any]) -> InstallationChange:
+    installation = payload["installation"]
+    listed = payload.get("repositories") or []
+    selection = installation.get("repository_selection")
+    return InstallationChange(
+        installation_id=int(installation["id"]),
+        action=payload["action"],
+        repositories=None
+        if selection == "all" and payload["action"] == "created"
+        else tuple(entry["full_name"] for entry in listed),
+    )
+
+
+def _installation_repositories(payload: Mapping[str, Any]) -> InstallationChange:
+    action = payload["action"]
+    key = "repositories_added" if action == "added" else "repositories_removed"
+    return InstallationChange(
+        installation_id=int(payload["installation"]["id"]),
+        action=action,
+        repositories=tuple(entry["full_name"] for entry in payload.get(key) or []),
+    )
+
+
+def _onboard(payload: Mapping[str, Any]) -> OnboardEvent:
+    return OnboardEvent(full_name=payload["repository"]["full_name"])
+
+
+_PARSERS = {
+    "push": _push,
+    "pull_request": _pull_request,
+    "issue_comment": _issue_comment,
+    "installation": _installation,
+    "installation_repositories": _installation_repositories,
+    ONBOARD_EVENT: _onboard,
+}

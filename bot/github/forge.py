@@ -141,6 +141,49 @@ class GitHubForge:
         await self._call(collect())
         return frozenset(paths)
 
+    async def repository(self, full_name: str) -> Repo:
+        data = await self._call(self._api.getitem(f"/repos/{full_name}"))
+        return Repo(
+            full_name=data["full_name"],
+            default_branch=data["default_branch"],
+            web_url=data["html_url"],
+            id=data["id"],
+        )
+
+    async def merge_request(self, repo: Repo, number: int) -> MergeRequest:
+        owner, name = _split(repo)
+        data = await self._graphql(
+            queries.PULL_REQUEST_QUERY, owner=owner, name=name, number=number
+        )
+        pull = (data.get("repository") or {}).get("pullRequest")
+        if pull is None:
+            raise ForgeError(f"pull request #{number} not found in {repo.full_name}", status=404)
+        return _merge_request(pull, await self.bot_logins())
+
+    async def merge_request_paths(self, repo: Repo, number: int) -> frozenset[str]:
+        paths: set[str] = set()
+
+        async def collect() -> None:
+            url = f"/repos/{repo.full_name}/pulls/{number}/files?per_page=100"
+            async for changed in self._api.getiter(url):
+                paths.add(changed["filename"])
+                if changed.get("previous_filename"):
+                    paths.add(changed["previous_filename"])
+
+        await self._call(collect())
+        return frozenset(paths)
+
+    async def permission(self, repo: Repo, login: str) -> str:
+        url = f"/repos/{repo.full_name}/collaborators/{quote(login)}/permission"
+        try:
+            data = await self._call(self._api.getitem(url))
+        except ForgeError as error:
+            if error.status == 404:  # not a collaborator, or not a user at all
+                return "none"
+            raise
+        # `permission` is the legacy value (maintain reads "write"); `role_name` the real role.
+        return str(data.get("role_name") or data.get("permission") or "none")
+
     # -- writes -----------------------------------------------------------------------------
 
     async def commit_files(
@@ -153,6 +196,7 @@ class GitHubForge:
         files: Mapping[str, FileContent | None],
         message: str,
         branch_exists: bool,
+        force: bool = True,
     ) -> str:
         entries = [_tree_entry(path, content) for path, content in sorted(files.items())]
         tree = await self._call(
@@ -167,10 +211,12 @@ class GitHubForge:
                 data={"message": message, "tree": tree["sha"], "parents": [parent]},
             )
         )
-        await self._set_branch(repo, branch, commit["sha"], exists=branch_exists)
+        await self._set_branch(repo, branch, commit["sha"], exists=branch_exists, force=force)
         return commit["sha"]
 
-    async def _set_branch(self, repo: Repo, branch: str, sha: str, *, exists: bool) -> None:
+    async def _set_branch(
+        self, repo: Repo, branch: str, sha: str, *, exists: bool, force: bool
+    ) -> None:
         ref_url = f"/repos/{repo.full_name}/git/refs/heads/{quote(branch, safe='/')}"
         if not exists:
             try:
@@ -184,7 +230,7 @@ class GitHubForge:
             except ForgeError as error:
                 if error.status != 422:  # 422: it exists after all (a crash, a race)
                     raise
-        await self._call(self._api.patch(ref_url, data={"sha": sha, "force": True}))
+        await self._call(self._api.patch(ref_url, data={"sha": sha, "force": force}))
 
     async def create_merge_request(
         self,
@@ -244,6 +290,11 @@ class GitHubForge:
             )
         )
 
+    async def close_merge_request(self, repo: Repo, number: int) -> None:
+        await self._call(
+            self._api.patch(f"/repos/{repo.full_name}/pulls/{number}", data={"state": "closed"})
+        )
+
     async def create_comment(self, repo: Repo, number: int, body: str) -> Comment:
         comment = await self._call(
             self._api.post(f"/repos/{repo.full_name}/issues/{number}/comments", data={"body": body})
@@ -256,6 +307,14 @@ class GitHubForge:
         await self._call(
             self._api.patch(
                 f"/repos/{repo.full_name}/issues/comments/{comment_id}", data={"body": body}
+            )
+        )
+
+    async def react(self, repo: Repo, number: int, comment_id: int | str, reaction: str) -> None:
+        await self._call(
+            self._api.post(
+                f"/repos/{repo.full_name}/issues/comments/{comment_id}/reactions",
+                data={"content": reaction},
             )
         )
 
@@ -314,6 +373,24 @@ class GitHubForge:
             raise ForgeError(f"GitHub unreachable: {error!r}", retryable=True) from error
 
 
+async def installation_repositories(api: GitHubAPI) -> list[str]:
+    """Every repository an installation can see (`repository_selection: all`)."""
+    try:
+        return [
+            entry["full_name"]
+            async for entry in api.getiter(
+                "/installation/repositories?per_page=100", iterable_key="repositories"
+            )
+        ]
+    except gidgethub.HTTPException as error:
+        status = int(error.status_code)
+        raise ForgeError(
+            f"GitHub answered {status} listing the installation's repositories",
+            status=status,
+            retryable=status >= 500 or status == 429,
+        ) from error
+
+
 def _split(repo: Repo) -> tuple[str, str]:
     owner, _, name = repo.full_name.partition("/")
     return owner, name
@@ -337,9 +414,10 @@ def _first_merge_request(
     connection: Mapping[str, Any] | None, logins: set[str]
 ) -> MergeRequest | None:
     nodes = (connection or {}).get("nodes") or []
-    if not nodes:
-        return None
-    pull = nodes[0]
+    return _merge_request(nodes[0], logins) if nodes else None
+
+
+def _merge_request(pull: Mapping[str, Any], logins: set[str]) -> MergeRequest:
     comments = tuple(
         Comment(id=node["databaseId"], body=node["body"])
         for node in pull["comments"]["nodes"]
@@ -353,6 +431,11 @@ def _first_merge_request(
         source_branch=pull["headRefName"],
         target_branch=pull["baseRefName"],
         bot_comments=comments,
+        head_sha=pull.get("headRefOid") or "",
+        from_fork=bool(pull.get("isCrossRepository")),
+        state=str(pull.get("state") or "OPEN").lower(),
+        draft=bool(pull.get("isDraft")),
+        author=(pull.get("author") or {}).get("login") or "",
     )
 
 

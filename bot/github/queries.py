@@ -65,9 +65,14 @@ query ThothBotSnapshot($owner: String!, $name: String!, $branchRef: String!, $br
         url
         title
         body
+        state
+        isDraft
         headRefName
+        headRefOid
         baseRefName
-        comments(first: 30) { nodes { databaseId body author { login } } }
+        isCrossRepository
+        author { login }
+        comments(first: 100) { nodes { databaseId body author { login } } }
       }
     }
     issues(states: [OPEN], first: 100, orderBy: {field: UPDATED_AT, direction: DESC}) {
@@ -102,6 +107,34 @@ query ThothBotFiles($owner: String!, $name: String!, $sha: GitObjectID!"""
     )
 
 
+PULL_REQUEST_QUERY = """
+query ThothBotPullRequest($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      number
+      url
+      title
+      body
+      state
+      isDraft
+      headRefName
+      headRefOid
+      baseRefName
+      isCrossRepository
+      author { login }
+      comments(first: 100) { nodes { databaseId body author { login } } }
+    }
+  }
+}
+"""
+
+
 def all_queries() -> list[str]:
     """Every query the bot sends, for schema validation in the tests."""
-    return [snapshot_query(0), snapshot_query(3), files_query(1), files_query(4)]
+    return [
+        snapshot_query(0),
+        snapshot_query(3),
+        files_query(1),
+        files_query(4),
+        PULL_REQUEST_QUERY,
+    ]

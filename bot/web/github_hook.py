@@ -49,13 +49,19 @@ async def github_webhook(request: web.Request) -> web.Response:
         event = github_events.parse(event_name, payload)
     except github_events.MalformedPayload as error:
         return reply(400, str(error))
-    if event is None or not dispatch.wants(event):
+    if isinstance(event, github_events.InstallationChange):
+        if not (event.onboards or event.forgets):
+            return reply(200, f"ignored: {event_name} {event.action}")
+        key = f"installation:{event.installation_id}"
+    elif event is None or not dispatch.wants(event):
         return reply(200, f"ignored: {event_name}")
+    else:
+        key = dispatch.repo_key(event)
     delivery = Delivery(
         key=f"github:{delivery_id}",
         forge="github",
         event=event_name,
-        repo=dispatch.repo_key(event),
+        repo=key,
         payload=json.dumps(payload),
     )
     if not await bot.store.add(delivery):

@@ -60,7 +60,7 @@ def render_hooks(
     overlays = (overlays_dir or "").strip().rstrip("/") or None
     if overlays is not None:
         _check_value("overlays_dir", overlays)
-    host = _thamos_host(thoth_host) if thoth_host else None
+    host = thamos_host(thoth_host) if thoth_host else None
     if host is not None:
         _check_value("THOTH_HOST", host)
 
@@ -148,7 +148,7 @@ def plan_hooks(
     return HooksPlan(write=write, keep=tuple(keep), left_alone=tuple(left_alone))
 
 
-def _thamos_host(thoth_host: str) -> str:
+def thamos_host(thoth_host: str) -> str:
     """The host thamos wants (it always speaks https and appends /api/v1 itself)."""
     host = thoth_host.strip()
     host = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", host)

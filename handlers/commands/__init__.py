@@ -1,0 +1,60 @@
+"""The `/thoth` commands people run in merge request comments (SPEC §7.3).
+
+Each command is a module with `run(ctx, request, command, author) -> str`: what it did, for
+the reply. `COMMANDS` maps names to them; `check` says what is wrong with a command's arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from handlers.commands import advise, hooks, lock, refresh
+from handlers.commands.parse import Command, parse_commands
+from handlers.context import Context
+from handlers.events import CommentEvent
+from handlers.forge import MergeRequest
+
+Run = Callable[[Context, CommentEvent, MergeRequest, Command], Awaitable[str]]
+
+HELP = """\
+thoth-bot's commands, one per line at the start of a comment line:
+
+| command | |
+|---|---|
+| `/thoth help` | this text |
+| `/thoth advise [ENV...] [--force]` | advise this pull request's head again (every runtime \
+environment, or those named) and refresh the guidance comment; `--force` skips cached results |
+| `/thoth lock` | commit the refreshed `Pipfile.lock` files to this pull request's branch \
+(branches of this repository only) |
+| `/thoth refresh` | rebuild thoth-bot's own pull request from its base branch |
+| `/thoth hooks` | add or refresh only the `.s2i` build hooks on this pull request's branch |
+
+Only people with write access to the repository can run them."""
+
+
+async def _help(ctx: Context, event: CommentEvent, request: MergeRequest, command: Command) -> str:
+    return HELP
+
+
+COMMANDS: dict[str, Run] = {
+    "help": _help,
+    "advise": advise.run,
+    "lock": lock.run,
+    "refresh": refresh.run,
+    "hooks": hooks.run,
+}
+
+
+def check(command: Command) -> str | None:
+    """Why `command` cannot run, or None."""
+    if command.name not in COMMANDS:
+        shown = f"`{command.line}`" if command.name else "`/thoth` alone"
+        return f"{shown} is not a thoth-bot command."
+    if command.name == "advise":
+        return advise.check(command.args)
+    if command.args:
+        return f"`/thoth {command.name}` takes no arguments (got `{' '.join(command.args)}`)."
+    return None
+
+
+__all__ = ["COMMANDS", "HELP", "Command", "check", "parse_commands"]

@@ -1,0 +1,61 @@
+"""What `/thoth lock` and `/thoth hooks` share: commit refreshed files to the merge request's
+own branch, as one commit on top of its head (never a force-push: it is someone else's)."""
+
+from __future__ import annotations
+
+from handlers import render
+from handlers.context import Context
+from handlers.events import CommentEvent
+from handlers.forge import ForgeError, MergeRequest
+from handlers.lock_request import read_base, snapshot_base
+from handlers.locking import Problems, plan_locks
+from handlers.merge_request import is_lock_request
+
+
+async def commit_refreshed(
+    ctx: Context, event: CommentEvent, request: MergeRequest, *, locks: bool, hooks: bool
+) -> str:
+    what = "locks" if locks else "`.s2i` hooks"
+    if request.from_fork:
+        return (
+            f"This pull request's branch lives in a fork, where thoth-bot cannot push. Its "
+            f"author can refresh the {what} with `thoth-bot advise . --write`, or give the "
+            "branch to this repository."
+        )
+    if is_lock_request(request):
+        return "This is thoth-bot's own pull request: rebuild it with `/thoth refresh`."
+    branch = request.source_branch
+    try:
+        base = await read_base(ctx, await snapshot_base(ctx, event.repo, branch))
+        assert base.config is not None
+        plan = await plan_locks(
+            adviser=ctx.adviser,
+            policy=ctx.policy,
+            config=base.config,
+            environments=base.config.environments if locks else (),
+            files=base.files,
+            origin=event.repo.web_url,
+            report_retryable=ctx.last_attempt,
+            hooks=hooks,
+        )
+    except Problems as failure:
+        return render.problems_reply(failure.problems)
+    if not plan.files:
+        return f"The {what} on `{branch}` are already up to date."
+    try:
+        sha = await ctx.forge.commit_files(
+            event.repo,
+            branch=branch,
+            parent=base.snapshot.sha,
+            parent_tree=base.snapshot.tree,
+            files=plan.files,
+            message=render.branch_commit_message(plan, event.author.login, request.number),
+            branch_exists=True,
+            force=False,
+        )
+    except ForgeError as error:
+        if error.status != 422:
+            raise
+        return f"`{branch}` moved while thoth-bot worked on it: run the command again."
+    paths = ", ".join(f"`{path}`" for path in sorted(plan.files))
+    return f"Committed {paths} to `{branch}` ({sha[:12]})."

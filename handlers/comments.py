@@ -1,0 +1,43 @@
+"""Comments on merge requests: run the `/thoth` commands in them (SPEC §7.3).
+
+Bots, the bot itself included, are never answered. People without write access get a short
+refusal; the others get an `eyes` reaction at once and one reply with what each command did.
+"""
+
+from __future__ import annotations
+
+from handlers import commands, render
+from handlers.context import Context
+from handlers.events import CommentEvent
+
+WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+
+
+def wants_comment(event: CommentEvent) -> bool:
+    """Payload-only: a person's comment on a merge request with a `/thoth` line."""
+    return (
+        event.on_merge_request
+        and not event.author.is_bot
+        and bool(commands.parse_commands(event.body))
+    )
+
+
+async def on_comment(event: CommentEvent, ctx: Context) -> None:
+    if not wants_comment(event) or await ctx.forge.is_self(event.author):
+        return
+    forge, repo, login = ctx.forge, event.repo, event.author.login
+    if await forge.permission(repo, login) not in WRITE_ROLES:
+        await forge.create_comment(repo, event.number, render.refusal(login))
+        return
+    await forge.react(repo, event.number, event.comment_id, "eyes")
+    request = await forge.merge_request(repo, event.number)
+    answers = []
+    for command in commands.parse_commands(event.body):
+        problem = commands.check(command)
+        if problem is not None:
+            answers.append((command.line, f"{problem}\n\n{commands.HELP}"))
+            continue
+        answers.append(
+            (command.line, await commands.COMMANDS[command.name](ctx, event, request, command))
+        )
+    await forge.create_comment(repo, event.number, render.command_reply(login, answers))

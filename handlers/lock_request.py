@@ -1,0 +1,176 @@
+"""The bot's ONE merge request per base branch: plan it, rebuild it, or close it (SPEC §7.1).
+
+Shared by the push handler, onboarding and `/thoth refresh`: each reads the base branch
+(`read_base`), then calls `update_lock_request` with the environments it wants advised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from handlers import render
+from handlers.context import Context, lock_branch_name
+from handlers.ensure import ensure_comment, ensure_lock_request
+from handlers.forge import FileContent, MergeRequest, Repo, Snapshot
+from handlers.lockfile import parse_lock
+from handlers.locking import LockPlan, paths_to_read, plan_locks, read_config
+from handlers.pipfile import parse_pipfile
+from handlers.problems import Problem
+from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
+
+# What `update_lock_request` did.
+OPENED, UPDATED, UNCHANGED, CLOSED, NOTHING, HUMAN_EDITED = (
+    "opened", "updated", "unchanged", "closed", "nothing to do", "edited by someone else",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Base:
+    """One consistent read of a base branch: the snapshot, and every file a lock needs."""
+
+    repo: Repo
+    branch: str
+    snapshot: Snapshot
+    files: dict[str, FileContent | None]
+    config: RepoConfig | None = None  # None until `read_base` could read `.thoth.yaml`
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: str
+    merge_request: MergeRequest | None = None
+    plan: LockPlan | None = None
+
+
+async def snapshot_base(ctx: Context, repo: Repo, branch: str) -> Base:
+    """The base branch's head, the bot's branch and merge request, the root files."""
+    snapshot = await ctx.forge.snapshot(
+        repo, branch=branch, paths=paths_to_read(), lock_branch=lock_branch_name(branch)
+    )
+    return Base(repo=repo, branch=branch, snapshot=snapshot, files=dict(snapshot.files))
+
+
+async def read_base(ctx: Context, base: Base) -> Base:
+    """`base` with its `.thoth.yaml` read and the overlays' files added. Raises `Problems`."""
+    config = read_config(base.files, ctx.policy)
+    files = dict(base.files)
+    missing = [path for path in paths_to_read(config) if path not in files]
+    if missing:
+        files.update(await ctx.forge.read_files(base.repo, sha=base.snapshot.sha, paths=missing))
+    return dataclasses.replace(base, files=files, config=config)
+
+
+def bot_edited(snapshot: Snapshot) -> bool:
+    """Whether the bot's branch holds only the bot's own commit (or does not exist)."""
+    head = snapshot.lock_branch
+    return head is None or render.DIGEST_TRAILER in head.message
+
+
+async def update_lock_request(
+    ctx: Context,
+    base: Base,
+    environments: Sequence[RuntimeEnvironment],
+    *,
+    force: bool = False,
+    rebuild: bool = False,
+    extra: Mapping[str, FileContent] | None = None,
+) -> Result:
+    """Advise `environments` and make the bot's merge request propose what differs.
+
+    Locks the open merge request already proposes for other environments are kept while they
+    still match their Pipfile, and so is an added `.thoth.yaml` while the base lacks one. If
+    nothing differs, an open merge request is closed. Someone else's commits on the bot's
+    branch are never overwritten unless `rebuild` (`/thoth refresh`). Raises `Problems`.
+    """
+    assert base.config is not None, "read_base first"
+    repo, snapshot = base.repo, base.snapshot
+    plan = await plan_locks(
+        adviser=ctx.adviser,
+        policy=ctx.policy,
+        config=base.config,
+        environments=environments,
+        files=base.files,
+        origin=repo.web_url,
+        force=force,
+        report_retryable=ctx.last_attempt,
+    )
+    plan = await _carry_over(ctx, base, environments, plan, extra or {})
+    request = snapshot.merge_request
+    if not plan.files:
+        if request is None:
+            return Result(NOTHING, plan=plan)
+        await ctx.forge.create_comment(repo, request.number, render.superseded_comment(base.branch))
+        await ctx.forge.close_merge_request(repo, request.number)
+        return Result(CLOSED, request, plan)
+    if request is not None and not rebuild and not bot_edited(snapshot):
+        await ensure_comment(
+            ctx.forge,
+            repo,
+            request.number,
+            request.bot_comments,
+            render.HUMAN_EDIT_MARKER,
+            render.human_edit_comment(lock_branch_name(base.branch)),
+        )
+        return Result(HUMAN_EDITED, request, plan)
+    labels = base.config.labels if base.config.labels is not None else ctx.policy.labels
+    merge_request, changed = await ensure_lock_request(
+        ctx.forge,
+        repo,
+        base=base.branch,
+        lock_branch=lock_branch_name(base.branch),
+        snapshot=snapshot,
+        plan=plan,
+        labels=labels,
+    )
+    outcome = OPENED if request is None else UPDATED if changed else UNCHANGED
+    return Result(outcome, merge_request, plan)
+
+
+async def _carry_over(
+    ctx: Context,
+    base: Base,
+    environments: Sequence[RuntimeEnvironment],
+    plan: LockPlan,
+    extra: Mapping[str, FileContent],
+) -> LockPlan:
+    """Add `extra` files, and keep what the open merge request proposes beyond this advise.
+
+    The branch is rebuilt as one commit on the new head; a lock it already proposed for another
+    environment stays in it while that lock still matches the environment's Pipfile, and an
+    added `.thoth.yaml` stays while the base branch has none.
+    """
+    assert base.config is not None
+    snapshot, files = base.snapshot, base.files
+    carried = dict(plan.files)
+    carried.update(
+        {path: content for path, content in extra.items() if files.get(path) != content}
+    )
+    others = [env for env in base.config.environments if env not in environments]
+    if snapshot.merge_request is not None and snapshot.lock_branch is not None:
+        candidates = [env.lock_path for env in others]
+        if files.get(CONFIG_PATH) is None and CONFIG_PATH not in carried:
+            candidates.append(CONFIG_PATH)
+        proposed = await ctx.forge.read_files(
+            base.repo, sha=snapshot.lock_branch.sha, paths=candidates
+        )
+        for env in others:
+            lock, pipfile = proposed.get(env.lock_path), files.get(env.pipfile_path)
+            current = files.get(env.lock_path)
+            if lock is None or pipfile is None or (current and current.text == lock.text):
+                continue
+            if _lock_matches(env, lock, pipfile):
+                carried[env.lock_path] = lock
+        if proposed.get(CONFIG_PATH) is not None:
+            carried[CONFIG_PATH] = proposed[CONFIG_PATH]  # type: ignore[assignment]
+    return dataclasses.replace(plan, files=carried, config_added=CONFIG_PATH in carried)
+
+
+def _lock_matches(env: RuntimeEnvironment, lock: FileContent, pipfile: FileContent) -> bool:
+    try:
+        expected = parse_pipfile(env.pipfile_path, pipfile.text).hash
+    except Problem:
+        return False
+    data = parse_lock(env.lock_path, lock.text) or {}
+    return data.get("_meta", {}).get("hash", {}).get("sha256") == expected

@@ -1,0 +1,142 @@
+"""A merge request that changes a runtime environment's Pipfile gets advice (SPEC §7.2).
+
+Its head is advised for the hardware of each environment it touches; the result is ONE sticky
+guidance comment (found again by its marker and edited) and a `thoth-bot/advise` status on the
+head commit. Nothing is ever pushed here: forks are advised read-only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from handlers import render
+from handlers.context import Context, lock_branch_name
+from handlers.ensure import ensure_comment
+from handlers.events import MergeRequestEvent
+from handlers.forge import CommitStatus, FileContent, MergeRequest, Repo
+from handlers.locking import (
+    LockPlan,
+    Problems,
+    paths_to_read,
+    plan_locks,
+    read_config,
+    relevant_path,
+)
+from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
+
+
+@dataclass(frozen=True)
+class Head:
+    """A merge request's head commit as the bot reads it: configuration and files."""
+
+    sha: str
+    config: RepoConfig
+    files: dict[str, FileContent | None]
+
+
+def is_lock_request(request: MergeRequest | MergeRequestEvent) -> bool:
+    """Whether this is the bot's own merge request (its branch, in the same repository)."""
+    return not request.from_fork and request.source_branch == lock_branch_name(
+        request.target_branch
+    )
+
+
+async def on_merge_request(event: MergeRequestEvent, ctx: Context) -> None:
+    if is_lock_request(event):
+        return  # the bot's own pull request: its guidance is kept by the lock request itself
+    changed = await ctx.forge.merge_request_paths(event.repo, event.number)
+    if not any(relevant_path(path) for path in changed):
+        return
+    request = await ctx.forge.merge_request(event.repo, event.number)
+    await advise_merge_request(ctx, event.repo, request, changed=changed)
+
+
+async def read_head(ctx: Context, repo: Repo, sha: str) -> Head:
+    """The configuration and every file a lock needs, at commit `sha`. Raises `Problems`."""
+    files = await ctx.forge.read_files(repo, sha=sha, paths=paths_to_read())
+    config = read_config(files, ctx.policy)
+    missing = [path for path in paths_to_read(config) if path not in files]
+    if missing:
+        files.update(await ctx.forge.read_files(repo, sha=sha, paths=missing))
+    return Head(sha=sha, config=config, files=files)
+
+
+async def advise_merge_request(
+    ctx: Context,
+    repo: Repo,
+    request: MergeRequest,
+    *,
+    changed: frozenset[str] | None = None,
+    names: Sequence[str] = (),
+    force: bool = False,
+) -> str:
+    """Advise the head for the environments whose Pipfile `changed` touches (all when None, or
+    those `names`), keep the sticky guidance comment and the status. Returns one line for a
+    reply. Environments named but not declared are a `ValueError`."""
+    sha = request.head_sha
+    forge = ctx.forge
+    try:
+        head = await read_head(ctx, repo, sha)
+        environments = _select(head.config, changed, names)
+        if not environments:
+            return "No runtime environment's Pipfile changes here: nothing to advise."
+        await forge.set_status(
+            repo, sha, CommitStatus("pending", "Thoth is advising " + _names(environments))
+        )
+        plan = await plan_locks(
+            adviser=ctx.adviser,
+            policy=ctx.policy,
+            config=head.config,
+            environments=environments,
+            files=head.files,
+            origin=repo.web_url,
+            force=force,
+            report_retryable=ctx.last_attempt,
+            hooks=False,
+        )
+    except Problems as failure:
+        await _sticky(ctx, repo, request, render.failure_comment(failure.problems))
+        description = render.status_description(failure.problems)
+        await forge.set_status(repo, sha, CommitStatus("failure", description))
+        return f"Advising failed: {description}. The guidance comment says how to fix it."
+    await _sticky(ctx, repo, request, render.merge_request_guidance(plan, sha))
+    summary = _summary(plan)
+    await forge.set_status(repo, sha, CommitStatus("success", summary))
+    return summary
+
+
+def _select(
+    config: RepoConfig, changed: frozenset[str] | None, names: Sequence[str]
+) -> list[RuntimeEnvironment]:
+    environments = list(config.environments)
+    if names:
+        known = {env.name for env in environments}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise ValueError(
+                f"no runtime environment named {', '.join(unknown)}; this repository has "
+                f"{', '.join(sorted(known)) or 'none'}"
+            )
+        return [env for env in environments if env.name in names]
+    if changed is None or CONFIG_PATH in changed:
+        return environments
+    return [env for env in environments if env.pipfile_path in changed]
+
+
+async def _sticky(ctx: Context, repo: Repo, request: MergeRequest, body: str) -> None:
+    await ensure_comment(
+        ctx.forge, repo, request.number, request.bot_comments, render.GUIDANCE_MARKER, body
+    )
+
+
+def _names(environments: Sequence[RuntimeEnvironment]) -> str:
+    return ", ".join(env.name for env in environments)
+
+
+def _summary(plan: LockPlan) -> str:
+    stale = [lock.environment.name for lock in plan.locks if lock.changed]
+    advised = ", ".join(lock.environment.name for lock in plan.locks)
+    if not stale:
+        return f"Advised {advised}: the locks are up to date"
+    return f"Advised {advised}: the lock of {', '.join(stale)} needs refreshing (/thoth lock)"
