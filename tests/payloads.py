@@ -123,3 +123,98 @@ def headers(
     if secret is not None:
         result["X-Hub-Signature-256"] = signature(secret, body)
     return result
+
+
+def pull_request(
+    full_name: str,
+    *,
+    number: int,
+    head_sha: str,
+    head_branch: str,
+    action: str = "opened",
+    base_branch: str = "main",
+    head_repo: str | None = None,
+    draft: bool = False,
+    installation_id: int,
+    sender: str = "octocat",
+) -> dict[str, Any]:
+    """`pull_request` opened (or reopened, synchronize...), from pull_request/opened."""
+    name = "synchronize" if action == "synchronize" else "opened"
+    if action == "reopened":
+        name = "reopened"
+    payload = fixture(f"pull_request/{name}.payload.json")
+    pull = payload["pull_request"]
+    repo = repository(full_name)
+    head = repository(head_repo) if head_repo else repo
+    pull.update(number=number, draft=draft, state="open")
+    pull["user"].update(login=sender, type="User")
+    pull["head"].update(
+        ref=head_branch, sha=head_sha, label=f"{head['owner']['login']}:{head_branch}", repo=head
+    )
+    pull["base"].update(ref=base_branch, label=f"{repo['owner']['login']}:{base_branch}", repo=repo)
+    payload.update(action=action, number=number, repository=repo)
+    payload["installation"] = {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9u"}
+    payload["sender"].update(login=sender, type="User")
+    if action == "synchronize":
+        payload["after"] = head_sha
+    return payload
+
+
+def issue_comment(
+    full_name: str,
+    *,
+    number: int,
+    body: str,
+    comment_id: int,
+    author: str = "octocat",
+    author_type: str = "User",
+    on_pull_request: bool = True,
+    installation_id: int,
+    action: str = "created",
+) -> dict[str, Any]:
+    """`issue_comment` created, from issue_comment/created.with-installation. None of GitHub's
+    examples is on a pull request: `issue.pull_request` is added as GitHub adds it."""
+    payload = fixture("issue_comment/created.with-installation.payload.json")
+    repo = repository(full_name)
+    issue, comment = payload["issue"], payload["comment"]
+    issue.update(number=number, html_url=f"https://github.com/{full_name}/pull/{number}")
+    if on_pull_request:
+        issue["pull_request"] = {
+            "url": f"https://api.github.com/repos/{full_name}/pulls/{number}",
+            "html_url": f"https://github.com/{full_name}/pull/{number}",
+            "diff_url": f"https://github.com/{full_name}/pull/{number}.diff",
+            "patch_url": f"https://github.com/{full_name}/pull/{number}.patch",
+            "merged_at": None,
+        }
+    comment.update(id=comment_id, body=body)
+    comment["user"].update(login=author, type=author_type)
+    payload.update(action=action, repository=repo)
+    payload["installation"] = {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9u"}
+    payload["sender"].update(login=author, type=author_type)
+    return payload
+
+
+def installation_created(
+    installation_id: int, repositories: list[str], *, selection: str = "selected"
+) -> dict[str, Any]:
+    payload = fixture("installation/created.payload.json")
+    payload["installation"].update(id=installation_id, repository_selection=selection)
+    payload["repositories"] = [_listed(name) for name in repositories]
+    return payload
+
+
+def installation_repositories_added(installation_id: int, added: list[str]) -> dict[str, Any]:
+    payload = fixture("installation_repositories/added.payload.json")
+    payload["installation"].update(id=installation_id)
+    payload["repositories_added"] = [_listed(name) for name in added]
+    return payload
+
+
+def _listed(full_name: str) -> dict[str, Any]:
+    return {
+        "id": int(hashlib.sha1(full_name.encode()).hexdigest()[:8], 16),
+        "node_id": "MDEwOlJlcG9zaXRvcnk=",
+        "name": full_name.split("/")[1],
+        "full_name": full_name,
+        "private": False,
+    }

@@ -244,6 +244,31 @@ class FakeGitHub(GraphQLMixin):
             repo.refs[f"heads/{default_branch}"] = repo.put_commit(tree, (), "Initial", author)
             return repo
 
+    def fork(self, full_name: str, fork_name: str) -> Repo:
+        """`fork_name`, a fork of `full_name` the App is not installed on."""
+        with self._lock:
+            parent = self.repos[full_name]
+            fork = Repo(
+                full_name=fork_name,
+                id=next(self._ids),
+                default_branch=parent.default_branch,
+                fork_of=full_name,
+                blobs=dict(parent.blobs),
+                trees=dict(parent.trees),
+                commits=dict(parent.commits),
+                refs={
+                    f"heads/{parent.default_branch}": parent.refs[f"heads/{parent.default_branch}"]
+                },
+            )
+            self.repos[fork_name] = fork
+            return fork
+
+    def grant(self, full_name: str, login: str, role: str) -> None:
+        """Give `login` a role on the repository: admin, maintain, write, triage or read."""
+        with self._lock:
+            self.repos[full_name].permissions[login] = role
+            self.users.setdefault(login, "User")
+
     def push(
         self,
         full_name: str,
@@ -268,6 +293,10 @@ class FakeGitHub(GraphQLMixin):
                     new.update(self._blobs(repo, {path: content}))
             sha = repo.put_commit(repo.build_tree(new), (parent,), message, author)
             repo.refs[f"heads/{branch}"] = sha
+            if repo.fork_of is not None:  # a fork's commits are readable in its parent too
+                upstream = self.repos[repo.fork_of]
+                for store in ("blobs", "trees", "commits"):
+                    getattr(upstream, store).update(getattr(repo, store))
             return Push(
                 repo=full_name,
                 branch=branch,
@@ -355,11 +384,13 @@ class FakeGitHub(GraphQLMixin):
                     if not path.endswith("Pipfile.lock") or before.get(path) == entry:
                         continue
                     pipfile = files.get(path.removesuffix(".lock"))
-                    written.append((
-                        f"{full_name}@{sha[:8]}:{path}",
-                        repo.blobs[pipfile[1]].decode() if pipfile else "",
-                        repo.blobs[entry[1]].decode(),
-                    ))
+                    written.append(
+                        (
+                            f"{full_name}@{sha[:8]}:{path}",
+                            repo.blobs[pipfile[1]].decode() if pipfile else "",
+                            repo.blobs[entry[1]].decode(),
+                        )
+                    )
         return written
 
     def fail(self, method: str, path_pattern: str, status: int = 502, times: int = 1) -> None:

@@ -71,6 +71,16 @@ class GraphQLMixin:
             "object": lambda info, oid=None, expression=None: self._gql_object(
                 repo, oid or expression
             ),
+            "pullRequest": lambda info, number: (
+                self._gql_pull(repo, repo.issues[number])
+                if number in repo.issues and repo.issues[number].is_pull
+                else None
+            ),
+            "issue": lambda info, number: (
+                self._gql_issue(repo, repo.issues[number])
+                if number in repo.issues and not repo.issues[number].is_pull
+                else None
+            ),
             "pullRequests": lambda info, **args: self._gql_connection(
                 [
                     self._gql_pull(repo, i)

@@ -1,0 +1,276 @@
+"""`/thoth` commands in pull request comments (SPEC §7.3), end to end through the webhook."""
+
+from __future__ import annotations
+
+import payloads
+import pytest
+from fakes.github import FakeGitHub, Issue
+from fakes.thoth import FakeThoth
+from harness import LOCK_BRANCH, BotUnderTest, new_repo_name, pipfile
+from test_pull_requests import deliver_pull, open_pull
+from test_push import push_and_settle
+
+from handlers.commands import parse_commands
+
+pytestmark = pytest.mark.usefixtures("fakes")
+
+MAINTAINER = "maintainer"
+
+
+async def comment(
+    bot: BotUnderTest,
+    github: FakeGitHub,
+    repo: str,
+    installation: int,
+    number: int,
+    body: str,
+    *,
+    author: str = MAINTAINER,
+    author_type: str = "User",
+) -> tuple[int, int]:
+    """A person comments; the delivery goes to the bot. (status, comment id)"""
+    posted = github.add_comment(repo, number, body, author=author)
+    payload = payloads.issue_comment(
+        repo,
+        number=number,
+        body=body,
+        comment_id=posted.id,
+        author=author,
+        author_type=author_type,
+        installation_id=installation,
+    )
+    status, _ = await bot.deliver("issue_comment", payload)
+    await bot.settle()
+    return status, posted.id
+
+
+def replies(github: FakeGitHub, repo: str, number: int) -> list[str]:
+    """The bot's comments that are not its sticky guidance."""
+    return [
+        c.body
+        for c in github.comments(repo, number)
+        if c.user == github.bot_login and "<!-- thoth-bot:" not in c.body
+    ]
+
+
+async def advised_pull(
+    bot: BotUnderTest, github: FakeGitHub, *, grant: str = "write"
+) -> tuple[str, int, Issue]:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    github.grant(repo, MAINTAINER, grant)
+    pull, push = open_pull(github, repo, {"Pipfile": pipfile("flask", "numpy")})
+    await deliver_pull(bot, repo, installation, pull, push.after)
+    return repo, installation, pull
+
+
+async def test_advise_from_a_writer_reacts_advises_and_replies(
+    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+    advises = len(thoth.requests)
+
+    status, comment_id = await comment(
+        bot, github, repo, installation, pull.number, "/thoth advise"
+    )
+    assert status == 202
+    [reply] = replies(github, repo, pull.number)
+    assert reply.startswith(f"@{MAINTAINER} Advised cpu-x86-64-v3")
+    [posted] = [c for c in github.comments(repo, pull.number) if c.id == comment_id]
+    assert posted.reactions == [(github.bot_login, "eyes")]
+    assert len(thoth.requests) == advises  # the cached result, as SPEC §7.3 says
+
+    await comment(bot, github, repo, installation, pull.number, "/thoth advise --force")
+    assert len(thoth.requests) == advises + 1  # --force asks Thoth again
+    assert thoth.requests[-1].query["force"] == "true"
+    assert len(replies(github, repo, pull.number)) == 2
+    guidance = [c for c in github.comments(repo, pull.number) if "thoth-bot:guidance" in c.body]
+    assert len(guidance) == 1
+
+
+async def test_a_reader_is_refused_and_nothing_is_advised(
+    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    repo, installation, pull = await advised_pull(bot, github, grant="triage")
+    advises = len(thoth.requests)
+
+    _, comment_id = await comment(bot, github, repo, installation, pull.number, "/thoth advise")
+
+    [reply] = replies(github, repo, pull.number)
+    assert reply.startswith(f"@{MAINTAINER}, thoth-bot's commands are for people with write")
+    assert len(thoth.requests) == advises
+    [posted] = [c for c in github.comments(repo, pull.number) if c.id == comment_id]
+    assert posted.reactions == []
+
+
+async def test_bots_are_never_answered(
+    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+    advises, mark = len(thoth.requests), len(github.calls)
+    before = len(github.comments(repo, pull.number))
+
+    status, _ = await comment(
+        bot,
+        github,
+        repo,
+        installation,
+        pull.number,
+        "/thoth advise",
+        author="renovate[bot]",
+        author_type="Bot",
+    )
+    own, _ = await comment(
+        bot,
+        github,
+        repo,
+        installation,
+        pull.number,
+        "/thoth help",
+        author=github.bot_login,
+        author_type="Bot",
+    )
+
+    assert (status, own) == (200, 200)
+    assert github.calls_since(mark) == [] and len(thoth.requests) == advises
+    assert len(github.comments(repo, pull.number)) == before + 2  # only the two posted here
+
+
+async def test_help_and_unknown_commands_get_the_help_text(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+
+    await comment(bot, github, repo, installation, pull.number, "/thoth help")
+    await comment(bot, github, repo, installation, pull.number, "Please\n/thoth frobnicate")
+    await comment(bot, github, repo, installation, pull.number, "/thoth lock now")
+
+    helped, unknown, bad = replies(github, repo, pull.number)
+    assert "| `/thoth lock` |" in helped
+    assert "`/thoth frobnicate` is not a thoth-bot command." in unknown
+    assert "| `/thoth advise [ENV...] [--force]` |" in unknown
+    assert "`/thoth lock` takes no arguments (got `now`)." in bad
+
+
+async def test_quoted_and_fenced_commands_are_not_run(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+    body = "> /thoth lock\n\nTry:\n```\n/thoth lock\n```\n    /thoth lock\n"
+
+    status, _ = await comment(bot, github, repo, installation, pull.number, body)
+
+    assert status == 200
+    assert replies(github, repo, pull.number) == []
+
+
+async def test_lock_commits_the_refreshed_lock_to_the_pull_requests_branch(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+    head = github.head(repo, "feature")
+
+    await comment(bot, github, repo, installation, pull.number, "/thoth lock")
+
+    new_head = github.head(repo, "feature")
+    commit = github.commit(repo, new_head or "")
+    assert commit.parents == (head,)
+    changed = [
+        path
+        for path, text in github.files(repo, "feature").items()
+        if github.files(repo, head or "").get(path) != text
+    ]
+    assert changed == ["Pipfile.lock"]
+    assert "Requested by @maintainer" in commit.message
+    [reply] = replies(github, repo, pull.number)
+    assert f"Committed `Pipfile.lock` to `feature` ({(new_head or '')[:12]})." in reply
+
+    await comment(bot, github, repo, installation, pull.number, "/thoth lock")
+    assert github.head(repo, "feature") == new_head
+    assert "already up to date" in replies(github, repo, pull.number)[-1]
+
+
+async def test_lock_on_a_fork_explains_why_not(bot: BotUnderTest, github: FakeGitHub) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    github.grant(repo, MAINTAINER, "maintain")
+    fork = repo.replace("octo-org/", "contributor/")
+    github.fork(repo, fork)
+    pull, _ = open_pull(github, repo, {"Pipfile": pipfile("flask", "six")}, head_repo=fork)
+    before = dict(github.repos[fork].refs)
+
+    await comment(bot, github, repo, installation, pull.number, "/thoth lock")
+
+    [reply] = replies(github, repo, pull.number)
+    assert "lives in a fork, where thoth-bot cannot push" in reply
+    assert github.repos[fork].refs == before
+
+
+async def test_hooks_adds_only_the_hooks(bot: BotUnderTest, github: FakeGitHub) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+    head = github.head(repo, "feature")
+
+    await comment(bot, github, repo, installation, pull.number, "/thoth hooks")
+
+    files = github.files(repo, "feature")
+    before = github.files(repo, head or "")
+    assert sorted(p for p in files if before.get(p) != files[p]) == [
+        ".s2i/bin/assemble",
+        ".s2i/environment",
+    ]
+    assert github.mode(repo, "feature", ".s2i/bin/assemble") == "100755"
+
+
+async def test_refresh_rebuilds_the_bots_pull_request_from_its_base(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    github.grant(repo, MAINTAINER, "admin")
+    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")})
+    [pull] = github.pulls(repo)
+    moved = github.push(repo, {"README.md": "news\n"})  # the base moves on without a Pipfile
+
+    await comment(bot, github, repo, installation, pull.number, "/thoth refresh")
+
+    head = github.commit(repo, github.head(repo, LOCK_BRANCH) or "")
+    assert head.parents == (moved.after,)
+    assert [p.number for p in github.pulls(repo, "open")] == [pull.number]
+    assert (
+        "Rebuilt this pull request as one commit on top of `main`"
+        in (replies(github, repo, pull.number)[-1])
+    )
+
+
+async def test_refresh_elsewhere_says_what_it_is_for(bot: BotUnderTest, github: FakeGitHub) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+    await comment(bot, github, repo, installation, pull.number, "/thoth refresh")
+    assert (
+        "rebuilds thoth-bot's own pull request; this one is not"
+        in replies(github, repo, pull.number)[-1]
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("/thoth advise", [("advise", ())]),
+        (
+            "/thoth advise training serving --force",
+            [("advise", ("training", "serving", "--force"))],
+        ),
+        ("LGTM\n/thoth lock\n/thoth hooks\n", [("lock", ()), ("hooks", ())]),
+        ("   /thoth help", [("help", ())]),
+        ("/thoth", [("", ())]),
+        ("> /thoth lock", []),
+        ("    /thoth lock", []),
+        ("```\n/thoth lock\n```", []),
+        ("~~~~\n/thoth lock\n~~~\n/thoth help\n~~~~\n/thoth hooks", [("hooks", ())]),
+        ("please /thoth lock", []),
+        ("/thothlock", []),
+        ("/THOTH LOCK", []),
+        ("/thoth LOCK\r\n", [("lock", ())]),
+    ],
+)
+def test_parse_commands(body: str, expected: list) -> None:
+    assert [(c.name, c.args) for c in parse_commands(body)] == expected
