@@ -23,7 +23,12 @@ import payloads
 from fakes.github import Call, FakeGitHub
 from harness import BotUnderTest, bot_env, new_repo_name, pipfile, start_fakes
 
-BUDGET = {"push -> new PR": 8, "push -> PR update": 6, "push with nothing to change": None}
+BUDGET: dict[str, int | None] = {
+    "push -> new PR": 8,
+    "push -> PR update": 6,
+    "push with nothing to change": None,  # no write at all
+    "pull request -> guidance": 8,  # no budget in the issues; kept from growing
+}
 
 
 def is_setup(call: Call) -> bool:
@@ -65,6 +70,21 @@ async def main() -> int:
                     bot, github, repo, inst, {"Pipfile": "# same\n" + pipfile("flask", "numpy")}
                 )
                 results.append(("push with nothing to change", same))
+                feature = github.push(
+                    repo, {"Pipfile": pipfile("flask", "torch")}, branch="feature"
+                )
+                pull = github.open_pull(repo, head="feature")
+                mark = len(github.calls)
+                payload = payloads.pull_request(
+                    repo,
+                    number=pull.number,
+                    head_sha=feature.after,
+                    head_branch="feature",
+                    installation_id=inst,
+                )
+                assert (await bot.deliver("pull_request", payload))[0] == 202
+                await bot.settle()
+                results.append(("pull request -> guidance", github.calls_since(mark)))
             finally:
                 await bot.close()
     finally:
@@ -76,7 +96,7 @@ async def main() -> int:
         warm = [call for call in calls if not is_setup(call)]
         writes = [call for call in warm if call.write]
         budget = BUDGET[name]
-        ok = len(writes) == 0 if budget is None else len(warm) <= budget
+        ok = not writes if budget is None else len(warm) <= budget
         failed |= not ok
         print(
             f"{name}: {len(warm)} calls warm ({len(writes)} writes), {len(calls)} cold "

@@ -149,8 +149,9 @@ async def _carry_over(
     )
     others = [env for env in base.config.environments if env not in environments]
     if snapshot.merge_request is not None and snapshot.lock_branch is not None:
-        candidates = [env.lock_path for env in others]
-        if files.get(CONFIG_PATH) is None and CONFIG_PATH not in carried:
+        listed = render.committed_paths(snapshot.lock_branch.message)
+        candidates = [env.lock_path for env in others if env.lock_path in listed]
+        if files.get(CONFIG_PATH) is None and CONFIG_PATH not in carried and CONFIG_PATH in listed:
             candidates.append(CONFIG_PATH)
         proposed = await ctx.forge.read_files(
             base.repo, sha=snapshot.lock_branch.sha, paths=candidates

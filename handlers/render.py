@@ -52,6 +52,13 @@ def commit_message(plan: LockPlan, digest: str) -> str:
     return "\n".join(lines)
 
 
+def committed_paths(message: str) -> frozenset[str]:
+    """The paths a commit made by `commit_message` lists."""
+    return frozenset(
+        line[2:] for line in message.splitlines() if line.startswith("- ") and len(line) > 2
+    )
+
+
 def lock_request_body(plan: LockPlan, base: str) -> str:
     parts = [
         LOCK_REQUEST_MARKER,

@@ -152,3 +152,19 @@ async def test_uninstalling_forgets_the_installation_token(
     await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("numpy")})
 
     assert len([c for c in github.calls if c.path == mints]) == 2
+
+
+async def test_a_broken_pipfile_at_install_is_said_in_the_failure_issue(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": "[packages\n"}, installation=installation)
+
+    await bot.deliver("installation", payloads.installation_created(installation, [repo]))
+    await bot.settle()
+
+    assert github.pulls(repo) == []
+    [issue] = github.issues(repo)
+    assert issue.title == "thoth-bot: cannot lock dependencies"
+    assert "**`Pipfile:1`**: invalid TOML" in issue.body
+    assert (await bot.get("/healthz"))[0] == 200

@@ -149,3 +149,35 @@ async def test_a_broken_pipfile_in_a_pull_request_is_said_in_its_comment(
     status = advise_statuses(github, repo, push.after)[0]
     assert status["state"] == "failure" and status["description"].startswith("Pipfile:2:")
     assert github.issues(repo) == []  # the failure issue is for the default branch only
+
+
+async def test_the_changed_files_are_read_page_by_page(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    many = {f"Docs/page-{i:03}.md": f"page {i}\n" for i in range(150)}  # sorted before Pipfile
+    pull, push = open_pull(github, repo, {**many, "Pipfile": pipfile("flask", "six")})
+
+    await deliver_pull(bot, repo, installation, pull, push.after)
+
+    pages = [c for c in github.calls if f"{repo}/pulls/{pull.number}/files" in c.path]
+    assert len(pages) == 2
+    assert len(github.comments(repo, pull.number)) == 1
+
+
+async def test_the_bots_own_pull_request_is_not_advised_as_a_contribution(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    from test_push import push_and_settle
+
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")})
+    [pull] = github.pulls(repo)
+    mark = len(github.calls)
+
+    await deliver_pull(bot, repo, installation, pull, github.head(repo, pull.head) or "")
+
+    assert github.calls_since(mark) == []
+    assert len(github.comments(repo, pull.number)) == 1

@@ -315,3 +315,33 @@ async def test_guidance_longer_than_github_accepts_is_cut_to_fit(
     assert "Observation 0 about this stack" in comment.body
     assert comment.body.endswith("… cut here: the full text is over the forge's size limit.\n")
     assert len(comment.body) <= 65536
+
+
+async def test_a_push_to_one_overlay_keeps_the_lock_the_pull_request_proposes_for_another(
+    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(
+        repo,
+        {
+            ".thoth.yaml": OVERLAYS_CONFIG,
+            "overlays/training/Pipfile": pipfile("numpy"),
+            "overlays/serving/Pipfile": pipfile("flask"),
+        },
+        installation=installation,
+    )
+    training = pipfile("numpy", "torch")
+    await push_and_settle(bot, github, repo, installation, {"overlays/training/Pipfile": training})
+    proposed = github.file(repo, LOCK_BRANCH, "overlays/training/Pipfile.lock")
+    advises = len(thoth.requests)
+
+    second = await push_and_settle(
+        bot, github, repo, installation, {"overlays/serving/Pipfile": pipfile("flask", "six")}
+    )
+
+    assert [c.body["runtime_environment"]["name"] for c in thoth.requests[advises:]] == ["serving"]
+    head = github.commit(repo, github.head(repo, LOCK_BRANCH) or "")
+    assert head.parents == (second.after,)
+    assert github.file(repo, LOCK_BRANCH, "overlays/training/Pipfile.lock") == proposed
+    assert '"six"' in (github.file(repo, LOCK_BRANCH, "overlays/serving/Pipfile.lock") or "")
+    assert len(github.pulls(repo)) == 1
