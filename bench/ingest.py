@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,7 +26,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import payloads
-from harness import SECRET, bot_env, start_fakes
+from harness import SECRET, ServeProcess, bot_env, start_fakes
 
 
 async def main() -> int:
@@ -37,30 +35,17 @@ async def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     github, thoth = start_fakes()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as state:
-        env = {**os.environ, **bot_env(github, thoth, Path(state))}
-        server = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            env={**env, "THOTH_BOT_LOG_LEVEL": "CRITICAL"},
-        )
-        try:
-            return await measure(url, args.deliveries, args.concurrency)
-        finally:
-            server.terminate()
-            await server.wait()
-            github.stop()
-            thoth.stop()
+    try:
+        with tempfile.TemporaryDirectory() as state:
+            env = {**bot_env(github, thoth, Path(state)), "THOTH_BOT_LOG_LEVEL": "CRITICAL"}
+            server = await ServeProcess(env).start()
+            try:
+                return await measure(server.url, args.deliveries, args.concurrency)
+            finally:
+                await server.stop()
+    finally:
+        github.stop()
+        thoth.stop()
 
 
 async def measure(url: str, count: int, concurrency: int) -> int:
@@ -75,13 +60,6 @@ async def measure(url: str, count: int, concurrency: int) -> int:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     async with aiohttp.ClientSession() as session:
-        for _ in range(200):
-            try:
-                async with session.get(url + "/readyz") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                await asyncio.sleep(0.05)
         queue = list(range(count))
 
         async def client() -> None:

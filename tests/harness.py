@@ -5,8 +5,13 @@ Shared by the end-to-end tests (`conftest.py`) and `bench/calls.py`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import os
+import signal
+import socket
+import sys
 import uuid
 from functools import cache
 from pathlib import Path
@@ -156,3 +161,50 @@ class BotUnderTest:
     async def settle(self, within: float = 60.0) -> None:
         """Wait until every queued job has run."""
         await self.bot.runner.drain(within)
+
+
+class ServeProcess:
+    """`thoth-bot serve` as its own process, as the Procfile runs it."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env}
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> ServeProcess:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(self.url + "/readyz") as response:
+                        if response.status == 200:
+                            return self
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise TimeoutError("thoth-bot serve did not become ready")
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()

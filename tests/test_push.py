@@ -33,6 +33,19 @@ runtime_environments:
 """
 
 
+def create_overlays_repo(github: FakeGitHub, repo: str, installation: int) -> None:
+    """Two runtime environments: `training` on the A100 nodes, `serving` on the CPU nodes."""
+    github.create_repo(
+        repo,
+        {
+            ".thoth.yaml": OVERLAYS_CONFIG,
+            "overlays/training/Pipfile": pipfile("numpy"),
+            "overlays/serving/Pipfile": pipfile("flask"),
+        },
+        installation=installation,
+    )
+
+
 def push_payload(push: Push, installation: int, **options: object) -> dict:
     return payloads.push(
         push.repo,
@@ -233,15 +246,7 @@ async def test_overlays_get_one_pull_request_each_environment_locked_for_its_own
     bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth, tmp_path: Path
 ) -> None:
     repo, installation = new_repo_name()
-    github.create_repo(
-        repo,
-        {
-            ".thoth.yaml": OVERLAYS_CONFIG,
-            "overlays/training/Pipfile": pipfile("numpy"),
-            "overlays/serving/Pipfile": pipfile("flask"),
-        },
-        installation=installation,
-    )
+    create_overlays_repo(github, repo, installation)
     advises = len(thoth.requests)
     training, serving = pipfile("torch", "numpy"), pipfile("flask", "torch")
 
@@ -321,15 +326,7 @@ async def test_a_push_to_one_overlay_keeps_the_lock_the_pull_request_proposes_fo
     bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
 ) -> None:
     repo, installation = new_repo_name()
-    github.create_repo(
-        repo,
-        {
-            ".thoth.yaml": OVERLAYS_CONFIG,
-            "overlays/training/Pipfile": pipfile("numpy"),
-            "overlays/serving/Pipfile": pipfile("flask"),
-        },
-        installation=installation,
-    )
+    create_overlays_repo(github, repo, installation)
     training = pipfile("numpy", "torch")
     await push_and_settle(bot, github, repo, installation, {"overlays/training/Pipfile": training})
     proposed = github.file(repo, LOCK_BRANCH, "overlays/training/Pipfile.lock")

@@ -21,6 +21,24 @@ def _file_fields(count: int) -> str:
     return "\n".join(f"f{i}: file(path: $p{i}) {{ ...ThothBotFile }}" for i in range(count))
 
 
+_PULL_REQUEST_FRAGMENT = """
+fragment ThothBotPullRequest on PullRequest {
+  number
+  url
+  title
+  body
+  state
+  isDraft
+  headRefName
+  headRefOid
+  baseRefName
+  isCrossRepository
+  author { login }
+  comments(first: 100) { nodes { databaseId body author { login } } }
+}
+"""
+
+
 def _fragment(count: int) -> str:
     return _FILE_FRAGMENT if count else ""  # GraphQL rejects a fragment nothing uses
 
@@ -60,20 +78,7 @@ query ThothBotSnapshot($owner: String!, $name: String!, $branchRef: String!, $br
       }
     }
     pullRequests(headRefName: $lockBranch, baseRefName: $branch, states: [OPEN], first: 1) {
-      nodes {
-        number
-        url
-        title
-        body
-        state
-        isDraft
-        headRefName
-        headRefOid
-        baseRefName
-        isCrossRepository
-        author { login }
-        comments(first: 100) { nodes { databaseId body author { login } } }
-      }
+      nodes { ...ThothBotPullRequest }
     }
     issues(states: [OPEN], first: 100, orderBy: {field: UPDATED_AT, direction: DESC}) {
       nodes { number title url author { login } }
@@ -82,6 +87,7 @@ query ThothBotSnapshot($owner: String!, $name: String!, $branchRef: String!, $br
 }
 """
         + _fragment(path_count)
+        + _PULL_REQUEST_FRAGMENT
     )
 
 
@@ -107,26 +113,16 @@ query ThothBotFiles($owner: String!, $name: String!, $sha: GitObjectID!"""
     )
 
 
-PULL_REQUEST_QUERY = """
+PULL_REQUEST_QUERY = (
+    """
 query ThothBotPullRequest($owner: String!, $name: String!, $number: Int!) {
   repository(owner: $owner, name: $name) {
-    pullRequest(number: $number) {
-      number
-      url
-      title
-      body
-      state
-      isDraft
-      headRefName
-      headRefOid
-      baseRefName
-      isCrossRepository
-      author { login }
-      comments(first: 100) { nodes { databaseId body author { login } } }
-    }
+    pullRequest(number: $number) { ...ThothBotPullRequest }
   }
 }
 """
+    + _PULL_REQUEST_FRAGMENT
+)
 
 
 def all_queries() -> list[str]:

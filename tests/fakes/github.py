@@ -25,7 +25,6 @@ import itertools
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +38,7 @@ from aiohttp import web
 
 from fakes.git import Commit, GitStore, now_iso
 from fakes.github_graphql import GraphQLMixin
+from fakes.server import ThreadedServer
 
 MAX_BODY = 65536  # GitHub's limit on issue, pull request and comment bodies
 MAX_STATUS_DESCRIPTION = 140
@@ -152,13 +152,14 @@ class Push:
 Route = tuple[str, re.Pattern[str], Callable[[Request], tuple[int, Any]]]
 
 
-class FakeGitHub(GraphQLMixin):
+class FakeGitHub(ThreadedServer, GraphQLMixin):
+    name = "fake-github"
+
     def __init__(self, *, app_id: int, public_key: str, slug: str = "thoth-bot-test") -> None:
         self.app_id = app_id
         self.public_key = public_key
         self.slug = slug
         self.bot_login = f"{slug}[bot]"
-        self.url = ""  # set by start(): "http://127.0.0.1:PORT"
         self.calls: list[Call] = []
         self.repos: dict[str, Repo] = {}
         self.installations: dict[int, dict[str, Any]] = {}
@@ -173,43 +174,13 @@ class FakeGitHub(GraphQLMixin):
         self._faults: list[tuple[str, re.Pattern[str], int]] = []
         self._holds: list[tuple[str, re.Pattern[str], threading.Event]] = []
         self._routes: list[Route] = list(self._route_table())
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-
-    # ---- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> FakeGitHub:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="fake-github", daemon=True
-        )
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(sock), self._loop).result(timeout=30)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        for _, _, gate in self._holds:
-            gate.set()
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        self._loop.close()
-        self._loop = self._thread = self._runner = None
-
-    async def _serve(self, sock: socket.socket) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        super().__init__(app)
+
+    def before_stop(self) -> None:
+        for _, _, gate in self._holds:
+            gate.set()
 
     # ---- test-facing API ---------------------------------------------------------------
 

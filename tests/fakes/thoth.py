@@ -27,11 +27,9 @@ set, POST /advise/python without that token answers 401).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
-import socket
 import ssl
 import threading
 import time
@@ -46,6 +44,8 @@ from aiohttp import web
 from openapi_core import Config, OpenAPI
 from openapi_core.contrib.aiohttp import AIOHTTPOpenAPIWebRequest, AIOHTTPOpenAPIWebResponse
 from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+
+from fakes.server import ThreadedServer
 
 SPEC = Path(__file__).resolve().parent.parent / "fixtures" / "thoth" / "user-api-openapi.yaml"
 API = "/api/v1"
@@ -107,7 +107,9 @@ class AdviseCall:
         }
 
 
-class FakeThoth:
+class FakeThoth(ThreadedServer):
+    name = "fake-thoth"
+
     def __init__(
         self,
         *,
@@ -118,20 +120,15 @@ class FakeThoth:
         self.pending_polls = pending_polls
         self.token = token
         self.unavailable = False
-        self.ssl_context = ssl_context
         self.requests: list[AdviseCall] = []
         self.violations: list[str] = []
         self._analyses: dict[str, AdviseCall] = {}
         self._lock = threading.Lock()
-        self.app = web.Application(middlewares=[self._middleware])
-        self.app.router.add_get(API, self._discovery)
-        self.app.router.add_post(f"{API}/advise/python", self._post_advise)
-        self.app.router.add_get(f"{API}/advise/python/{{analysis_id}}", self._get_advise)
-        self.url = ""  # set by start(): "http://127.0.0.1:PORT"
-        self.host = ""  # "127.0.0.1:PORT", as thamos wants it
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_get(API, self._discovery)
+        app.router.add_post(f"{API}/advise/python", self._post_advise)
+        app.router.add_get(f"{API}/advise/python/{{analysis_id}}", self._get_advise)
+        super().__init__(app, ssl_context=ssl_context)  # .host is "127.0.0.1:PORT" for thamos
 
     # ---- test-facing API -------------------------------------------------------------
 
@@ -145,43 +142,6 @@ class FakeThoth:
     def call(self, analysis_id: str) -> AdviseCall:
         """The recorded POST that created `analysis_id`."""
         return self._analyses[analysis_id]
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeThoth:
-        """Serve in a thread of its own (own event loop) until `stop()`."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        bound_host, bound_port = sock.getsockname()[:2]
-        self.host = f"{bound_host}:{bound_port}"
-        self.url = f"{'https' if self.ssl_context else 'http'}://{self.host}"
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="fake-thoth", daemon=True
-        )
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._serve(sock), self._loop).result(timeout=30)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None or self._thread is None:
-            return
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
-        self._loop.close()
-        self._loop = self._thread = self._runner = None
-
-    def __enter__(self) -> FakeThoth:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _serve(self, sock: socket.socket) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock, ssl_context=self.ssl_context).start()
 
     # ---- validation ------------------------------------------------------------------
 
