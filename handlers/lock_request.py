@@ -54,12 +54,45 @@ async def snapshot_base(ctx: Context, repo: Repo, branch: str) -> Base:
 
 async def read_base(ctx: Context, base: Base) -> Base:
     """`base` with its `.thoth.yaml` read and the overlays' files added. Raises `Problems`."""
-    config = read_config(base.files, ctx.policy)
-    files = dict(base.files)
-    missing = [path for path in paths_to_read(config) if path not in files]
-    if missing:
-        files.update(await ctx.forge.read_files(base.repo, sha=base.snapshot.sha, paths=missing))
+    config, files = await read_layout(ctx, base.repo, base.snapshot.sha, base.files)
     return dataclasses.replace(base, files=files, config=config)
+
+
+async def read_layout(
+    ctx: Context, repo: Repo, sha: str, files: Mapping[str, FileContent | None]
+) -> tuple[RepoConfig, dict[str, FileContent | None]]:
+    """The configuration in `files` (read at `sha`), and `files` plus every file its runtime
+    environments need, read at the same commit. Raises `Problems`."""
+    config = read_config(files, ctx.policy)
+    found = dict(files)
+    missing = [path for path in paths_to_read(config) if path not in found]
+    if missing:
+        found.update(await ctx.forge.read_files(repo, sha=sha, paths=missing))
+    return config, found
+
+
+async def advise(
+    ctx: Context,
+    repo: Repo,
+    config: RepoConfig,
+    files: Mapping[str, FileContent | None],
+    environments: Sequence[RuntimeEnvironment],
+    *,
+    force: bool = False,
+    hooks: bool | None = None,
+) -> LockPlan:
+    """`plan_locks` with the job's adviser, policy and retry rule. Raises `Problems`."""
+    return await plan_locks(
+        adviser=ctx.adviser,
+        policy=ctx.policy,
+        config=config,
+        environments=environments,
+        files=files,
+        origin=repo.web_url,
+        force=force,
+        report_retryable=ctx.last_attempt,
+        hooks=hooks,
+    )
 
 
 def bot_edited(snapshot: Snapshot) -> bool:
@@ -86,16 +119,7 @@ async def update_lock_request(
     """
     assert base.config is not None, "read_base first"
     repo, snapshot = base.repo, base.snapshot
-    plan = await plan_locks(
-        adviser=ctx.adviser,
-        policy=ctx.policy,
-        config=base.config,
-        environments=environments,
-        files=base.files,
-        origin=repo.web_url,
-        force=force,
-        report_retryable=ctx.last_attempt,
-    )
+    plan = await advise(ctx, repo, base.config, base.files, environments, force=force)
     plan = await _carry_over(ctx, base, environments, plan, extra or {})
     request = snapshot.merge_request
     if not plan.files:
@@ -144,9 +168,7 @@ async def _carry_over(
     assert base.config is not None
     snapshot, files = base.snapshot, base.files
     carried = dict(plan.files)
-    carried.update(
-        {path: content for path, content in extra.items() if files.get(path) != content}
-    )
+    carried.update({path: content for path, content in extra.items() if files.get(path) != content})
     others = [env for env in base.config.environments if env not in environments]
     if snapshot.merge_request is not None and snapshot.lock_branch is not None:
         listed = render.committed_paths(snapshot.lock_branch.message)

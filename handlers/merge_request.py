@@ -15,14 +15,8 @@ from handlers.context import Context, lock_branch_name
 from handlers.ensure import ensure_comment
 from handlers.events import MergeRequestEvent
 from handlers.forge import CommitStatus, FileContent, MergeRequest, Repo
-from handlers.locking import (
-    LockPlan,
-    Problems,
-    paths_to_read,
-    plan_locks,
-    read_config,
-    relevant_path,
-)
+from handlers.lock_request import advise, read_layout
+from handlers.locking import LockPlan, Problems, paths_to_read, relevant_path
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
 
 
@@ -55,10 +49,7 @@ async def on_merge_request(event: MergeRequestEvent, ctx: Context) -> None:
 async def read_head(ctx: Context, repo: Repo, sha: str) -> Head:
     """The configuration and every file a lock needs, at commit `sha`. Raises `Problems`."""
     files = await ctx.forge.read_files(repo, sha=sha, paths=paths_to_read())
-    config = read_config(files, ctx.policy)
-    missing = [path for path in paths_to_read(config) if path not in files]
-    if missing:
-        files.update(await ctx.forge.read_files(repo, sha=sha, paths=missing))
+    config, files = await read_layout(ctx, repo, sha, files)
     return Head(sha=sha, config=config, files=files)
 
 
@@ -84,16 +75,8 @@ async def advise_merge_request(
         await forge.set_status(
             repo, sha, CommitStatus("pending", "Thoth is advising " + _names(environments))
         )
-        plan = await plan_locks(
-            adviser=ctx.adviser,
-            policy=ctx.policy,
-            config=head.config,
-            environments=environments,
-            files=head.files,
-            origin=repo.web_url,
-            force=force,
-            report_retryable=ctx.last_attempt,
-            hooks=False,
+        plan = await advise(
+            ctx, repo, head.config, head.files, environments, force=force, hooks=False
         )
     except Problems as failure:
         await _sticky(ctx, repo, request, render.failure_comment(failure.problems))

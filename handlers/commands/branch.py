@@ -7,8 +7,8 @@ from handlers import render
 from handlers.context import Context
 from handlers.events import CommentEvent
 from handlers.forge import ForgeError, MergeRequest
-from handlers.lock_request import read_base, snapshot_base
-from handlers.locking import Problems, plan_locks
+from handlers.lock_request import advise, read_base, snapshot_base
+from handlers.locking import Problems
 from handlers.merge_request import is_lock_request
 
 
@@ -28,16 +28,8 @@ async def commit_refreshed(
     try:
         base = await read_base(ctx, await snapshot_base(ctx, event.repo, branch))
         assert base.config is not None
-        plan = await plan_locks(
-            adviser=ctx.adviser,
-            policy=ctx.policy,
-            config=base.config,
-            environments=base.config.environments if locks else (),
-            files=base.files,
-            origin=event.repo.web_url,
-            report_retryable=ctx.last_attempt,
-            hooks=hooks,
-        )
+        environments = base.config.environments if locks else ()
+        plan = await advise(ctx, event.repo, base.config, base.files, environments, hooks=hooks)
     except Problems as failure:
         return render.problems_reply(failure.problems)
     if not plan.files:
