@@ -274,3 +274,21 @@ async def test_refresh_elsewhere_says_what_it_is_for(bot: BotUnderTest, github: 
 )
 def test_parse_commands(body: str, expected: list) -> None:
     assert [(c.name, c.args) for c in parse_commands(body)] == expected
+
+
+async def test_edited_comments_do_not_run_commands_again(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation, pull = await advised_pull(bot, github)
+    posted = github.add_comment(repo, pull.number, "/thoth lock", author=MAINTAINER)
+    payload = payloads.issue_comment(
+        repo,
+        number=pull.number,
+        body=posted.body,
+        comment_id=posted.id,
+        author=MAINTAINER,
+        installation_id=installation,
+        action="edited",
+    )
+    status, answer = await bot.deliver("issue_comment", payload)
+    assert (status, answer["message"]) == (200, "ignored: issue_comment")

@@ -168,3 +168,19 @@ async def test_a_broken_pipfile_at_install_is_said_in_the_failure_issue(
     assert issue.title == "thoth-bot: cannot lock dependencies"
     assert "**`Pipfile:1`**: invalid TOML" in issue.body
     assert (await bot.get("/healthz"))[0] == 200
+
+
+async def test_removing_repositories_forgets_the_token_and_onboards_nothing(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    removed = payloads.fixture("installation_repositories/removed.payload.json")
+    removed["installation"]["id"] = installation
+    mark = len(github.calls)
+
+    status, _ = await bot.deliver("installation_repositories", removed)
+    await bot.settle()
+
+    assert status == 202
+    assert github.calls_since(mark) == [] and github.pulls(repo) == []

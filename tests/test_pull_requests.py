@@ -181,3 +181,18 @@ async def test_the_bots_own_pull_request_is_not_advised_as_a_contribution(
 
     assert github.calls_since(mark) == []
     assert len(github.comments(repo, pull.number)) == 1
+
+
+async def test_a_reopened_pull_request_is_advised_again(
+    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    pull, push = open_pull(github, repo, {"Pipfile": pipfile("flask", "six")})
+    await deliver_pull(bot, repo, installation, pull, push.after)
+    first = advise_statuses(github, repo, push.after)
+
+    await deliver_pull(bot, repo, installation, pull, push.after, action="reopened")
+
+    assert len(advise_statuses(github, repo, push.after)) == len(first) + 2
+    assert len(github.comments(repo, pull.number)) == 1
