@@ -42,13 +42,19 @@ def lock_request_title(base: str, *, onboarding: bool = False) -> str:
 
 
 def commit_message(plan: LockPlan, digest: str) -> str:
+    """The bot's commit on its own branch: what it holds, and the digest that marks it."""
+    return _commit_message(plan, f"{DIGEST_TRAILER} {digest}")
+
+
+def _commit_message(plan: LockPlan, footer: str) -> str:
+    """Subject naming the environments locked, one `- path` line per file, then `footer`."""
     environments = ", ".join(lock.environment.name for lock in plan.locks if lock.changed)
     subject = f"Lock dependencies for {environments}" if environments else "Refresh the .s2i hooks"
     if plan.config_added:
         subject = "Set up thoth-bot: " + subject[0].lower() + subject[1:]
     lines = [subject, ""]
     lines += [f"- {path}" for path in sorted(plan.files)]
-    lines += ["", f"{DIGEST_TRAILER} {digest}"]
+    lines += ["", footer]
     return "\n".join(lines)
 
 
@@ -210,12 +216,7 @@ def status_description(problems: Sequence[Problem]) -> str:
 
 def branch_commit_message(plan: LockPlan, login: str, number: int) -> str:
     """A commit the bot adds to someone's branch on request (no digest: not the bot's branch)."""
-    environments = ", ".join(lock.environment.name for lock in plan.locks if lock.changed)
-    subject = f"Lock dependencies for {environments}" if environments else "Refresh the .s2i hooks"
-    lines = [subject, ""]
-    lines += [f"- {path}" for path in sorted(plan.files)]
-    lines += ["", f"Requested by @{login} in #{number} with a thoth-bot command."]
-    return "\n".join(lines)
+    return _commit_message(plan, f"Requested by @{login} in #{number} with a thoth-bot command.")
 
 
 def refusal(login: str) -> str:
