@@ -8,7 +8,7 @@ from fakes.github import FakeGitHub, Issue
 from fakes.thoth import FakeThoth
 from harness import LOCK_BRANCH, BotUnderTest, new_repo_name, pipfile
 from test_pull_requests import deliver_pull, open_pull
-from test_push import push_and_settle
+from test_push import with_lock_request
 
 from handlers.commands import parse_commands
 
@@ -224,11 +224,8 @@ async def test_hooks_adds_only_the_hooks(bot: BotUnderTest, github: FakeGitHub) 
 async def test_refresh_rebuilds_the_bots_pull_request_from_its_base(
     bot: BotUnderTest, github: FakeGitHub
 ) -> None:
-    repo, installation = new_repo_name()
-    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    repo, installation, pull = await with_lock_request(bot, github)
     github.grant(repo, MAINTAINER, "admin")
-    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")})
-    [pull] = github.pulls(repo)
     moved = github.push(repo, {"README.md": "news\n"})  # the base moves on without a Pipfile
 
     await comment(bot, github, repo, installation, pull.number, "/thoth refresh")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from fakes.github import FakeGitHub
-from harness import LOCK_BRANCH, BotUnderTest, new_repo_name, pipfile
+from harness import LOCK_BRANCH, BotUnderTest, pipfile
 from test_commands import MAINTAINER, comment
-from test_push import push_and_settle
+from test_push import push_and_settle, with_lock_request
 
 pytestmark = pytest.mark.usefixtures("fakes")
 
@@ -17,11 +17,8 @@ HUMAN_EDIT_MARKER = "<!-- thoth-bot:human-edit -->"
 async def test_a_human_commit_on_the_bots_branch_is_not_overwritten(
     bot: BotUnderTest, github: FakeGitHub
 ) -> None:
-    repo, installation = new_repo_name()
-    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    repo, installation, pull = await with_lock_request(bot, github)
     github.grant(repo, MAINTAINER, "write")
-    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")})
-    [pull] = github.pulls(repo)
     human = github.push(
         repo, {"NOTES.md": "pinned on purpose\n"}, branch=LOCK_BRANCH, author=MAINTAINER
     )
@@ -45,10 +42,7 @@ async def test_a_human_commit_on_the_bots_branch_is_not_overwritten(
 async def test_the_pull_request_is_closed_once_the_base_holds_what_it_proposes(
     bot: BotUnderTest, github: FakeGitHub
 ) -> None:
-    repo, installation = new_repo_name()
-    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
-    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")})
-    [pull] = github.pulls(repo)
+    repo, installation, pull = await with_lock_request(bot, github)
     proposed = {
         path: (text, github.mode(repo, LOCK_BRANCH, path) or "100644")
         for path, text in github.files(repo, LOCK_BRANCH).items()

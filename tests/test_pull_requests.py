@@ -8,6 +8,7 @@ import pytest
 from fakes.github import FakeGitHub, Issue, Push
 from fakes.thoth import FakeThoth
 from harness import BotUnderTest, new_repo_name, pipfile
+from test_push import with_lock_request
 
 pytestmark = pytest.mark.usefixtures("fakes")
 
@@ -169,12 +170,7 @@ async def test_the_changed_files_are_read_page_by_page(
 async def test_the_bots_own_pull_request_is_not_advised_as_a_contribution(
     bot: BotUnderTest, github: FakeGitHub
 ) -> None:
-    from test_push import push_and_settle
-
-    repo, installation = new_repo_name()
-    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
-    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")})
-    [pull] = github.pulls(repo)
+    repo, installation, pull = await with_lock_request(bot, github)
     mark = len(github.calls)
 
     await deliver_pull(bot, repo, installation, pull, github.head(repo, pull.head) or "")

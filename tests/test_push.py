@@ -8,7 +8,7 @@ from pathlib import Path
 
 import payloads
 import pytest
-from fakes.github import FakeGitHub, Push
+from fakes.github import FakeGitHub, Issue, Push
 from fakes.thoth import FakeThoth
 from harness import LOCK_BRANCH, BotUnderTest, new_repo_name, pipfile
 from tools import pipenv_verify
@@ -66,6 +66,16 @@ async def push_and_settle(
     assert status == 202, answer
     await bot.settle()
     return push
+
+
+async def with_lock_request(bot: BotUnderTest, github: FakeGitHub) -> tuple[str, int, Issue]:
+    """A repository where a Pipfile push made the bot open its pull request: (repo,
+    installation, pull request)."""
+    repo, installation = new_repo_name()
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")})
+    [pull] = github.pulls(repo)
+    return repo, installation, pull
 
 
 def verify_with_pipenv(tmp_path: Path, pipfile_text: str, lock_text: str) -> None:
