@@ -41,7 +41,6 @@ class Base:
 class Result:
     outcome: str
     merge_request: MergeRequest | None = None
-    plan: LockPlan | None = None
 
 
 async def snapshot_base(ctx: Context, repo: Repo, branch: str) -> Base:
@@ -124,10 +123,10 @@ async def update_lock_request(
     request = snapshot.merge_request
     if not plan.files:
         if request is None:
-            return Result(NOTHING, plan=plan)
+            return Result(NOTHING)
         await ctx.forge.create_comment(repo, request.number, render.superseded_comment(base.branch))
         await ctx.forge.close_merge_request(repo, request.number)
-        return Result(CLOSED, request, plan)
+        return Result(CLOSED, request)
     if request is not None and not rebuild and not bot_edited(snapshot):
         await ensure_comment(
             ctx.forge,
@@ -137,7 +136,7 @@ async def update_lock_request(
             render.HUMAN_EDIT_MARKER,
             render.human_edit_comment(lock_branch_name(base.branch)),
         )
-        return Result(HUMAN_EDITED, request, plan)
+        return Result(HUMAN_EDITED, request)
     labels = base.config.labels if base.config.labels is not None else ctx.policy.labels
     merge_request, changed = await ensure_lock_request(
         ctx.forge,
@@ -149,7 +148,7 @@ async def update_lock_request(
         labels=labels,
     )
     outcome = OPENED if request is None else UPDATED if changed else UNCHANGED
-    return Result(outcome, merge_request, plan)
+    return Result(outcome, merge_request)
 
 
 async def _carry_over(
