@@ -26,7 +26,7 @@ async def on_comment(event: CommentEvent, ctx: Context) -> None:
     if not wants_comment(event) or await ctx.forge.is_self(event.author):
         return
     forge, repo, login = ctx.forge, event.repo, event.author.login
-    if await forge.permission(repo, login) not in WRITE_ROLES:
+    if await forge.permission(repo, event.author) not in WRITE_ROLES:
         await forge.create_comment(repo, event.number, render.refusal(login))
         return
     await forge.react(repo, event.number, event.comment_id, "eyes")

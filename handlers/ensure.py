@@ -153,5 +153,5 @@ async def resolve_failure(forge: Forge, repo: Repo, *, branch: str, snapshot: Sn
     issue = failure_issue(snapshot)
     if issue is None:
         return
-    await forge.create_comment(repo, issue.number, render.resolved_comment(branch, snapshot.sha))
+    await forge.comment_on_issue(repo, issue.number, render.resolved_comment(branch, snapshot.sha))
     await forge.close_issue(repo, issue.number)

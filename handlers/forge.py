@@ -26,6 +26,7 @@ class Repo:
 class Actor:
     login: str
     is_bot: bool = False
+    id: int | str | None = None  # the forge's user id, where it knows people by id (GitLab)
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,8 @@ class Forge(Protocol):
     async def merge_request_paths(self, repo: Repo, number: int) -> frozenset[str]:
         """Paths the merge request changes (every page of them)."""
 
-    async def permission(self, repo: Repo, login: str) -> str:
-        """`login`'s role: "admin", "maintain", "write", "triage", "read" or "none"."""
+    async def permission(self, repo: Repo, actor: Actor) -> str:
+        """`actor`'s role: "admin", "maintain", "write", "triage", "read" or "none"."""
 
     async def commit_files(
         self,
@@ -167,15 +168,18 @@ class Forge(Protocol):
         """Close a merge request without merging it."""
 
     async def create_comment(self, repo: Repo, number: int, body: str) -> Comment:
-        """Comment on a merge request or issue."""
+        """Comment on merge request `number`."""
 
     async def update_comment(
         self, repo: Repo, number: int, comment_id: int | str, body: str
     ) -> None:
-        """Edit one of the bot's comments."""
+        """Edit one of the bot's comments on merge request `number`."""
 
     async def react(self, repo: Repo, number: int, comment_id: int | str, reaction: str) -> None:
-        """React to a comment on merge request or issue `number` ("eyes", "+1"...)."""
+        """React to a comment on merge request `number` ("eyes", "+1"...)."""
+
+    async def comment_on_issue(self, repo: Repo, number: int, body: str) -> Comment:
+        """Comment on issue `number` (GitLab numbers issues and merge requests apart)."""
 
     async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
         """Set a commit status."""

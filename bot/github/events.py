@@ -69,7 +69,9 @@ def repo(data: Mapping[str, Any]) -> Repo:
 
 def actor(data: Mapping[str, Any] | None) -> Actor:
     data = data or {}
-    return Actor(login=str(data.get("login", "")), is_bot=data.get("type") == "Bot")
+    return Actor(
+        login=str(data.get("login", "")), is_bot=data.get("type") == "Bot", id=data.get("id")
+    )
 
 
 def _push(payload: Mapping[str, Any]) -> PushEvent:

@@ -173,8 +173,8 @@ class GitHubForge:
         await self._call(collect())
         return frozenset(paths)
 
-    async def permission(self, repo: Repo, login: str) -> str:
-        url = f"/repos/{repo.full_name}/collaborators/{quote(login)}/permission"
+    async def permission(self, repo: Repo, actor: Actor) -> str:
+        url = f"/repos/{repo.full_name}/collaborators/{quote(actor.login)}/permission"
         try:
             data = await self._call(self._api.getitem(url))
         except ForgeError as error:
@@ -300,6 +300,9 @@ class GitHubForge:
             self._api.post(f"/repos/{repo.full_name}/issues/{number}/comments", data={"body": body})
         )
         return Comment(id=comment["id"], body=comment["body"])
+
+    async def comment_on_issue(self, repo: Repo, number: int, body: str) -> Comment:
+        return await self.create_comment(repo, number, body)  # one numbering on GitHub
 
     async def update_comment(
         self, repo: Repo, number: int, comment_id: int | str, body: str
