@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
@@ -17,11 +18,16 @@ from bot.config import Settings
 from bot.github import events as github_events
 from bot.github.auth import GitHubAppAuth
 from bot.github.forge import GitHubForge, installation_repositories
+from bot.gitlab import events as gitlab_events
+from bot.gitlab.client import GitLabClient
+from bot.gitlab.forge import GitLabForge
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, Job, JobStore
 from handlers import dispatch
 from handlers.adviser import Adviser
 from handlers.context import Context, Policy
+from handlers.events import Event
+from handlers.forge import Forge
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,11 @@ class Bot:
             if self.settings.github
             else None
         )
+        self.gitlab = (
+            GitLabClient(self.settings.gitlab.url, self.settings.gitlab.token)
+            if self.settings.gitlab
+            else None
+        )
         self.adviser: Adviser = make_adviser(self.settings, self.session)
         self.policy = Policy(
             node_classes=self.settings.node_classes,
@@ -68,22 +79,22 @@ class Bot:
         await self.runner.stop()
         await self.store.close()
         await self.session.close()
+        if self.gitlab is not None:
+            self.gitlab.close()
 
     async def execute(self, job: Job, last_attempt: bool) -> None:
         payload = json.loads(job.payload)
-        if job.forge != "github" or self.github is None:
+        found: tuple[Event, Forge] | None
+        if job.forge == "github" and self.github is not None:
+            found = await self._github_job(job, payload)
+        elif job.forge == "gitlab" and self.gitlab is not None:
+            event = gitlab_events.parse(job.event, payload)
+            found = (event, GitLabForge(self.gitlab)) if event is not None else None
+        else:
             raise PermanentJobError(f"no forge {job.forge!r} is configured")
-        event = github_events.parse(job.event, payload)
-        if event is None:
+        if found is None:
             return
-        installation = github_events.installation_id(payload)
-        if installation is None:
-            raise PermanentJobError("the delivery names no App installation")
-        if isinstance(event, github_events.InstallationChange):
-            await self._installation_changed(job, event)
-            return
-        api = await self.github.installation_api(installation)
-        forge = GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
+        event, forge = found
         ctx = Context(
             forge=forge,
             adviser=self.adviser,
@@ -95,6 +106,23 @@ class Bot:
             "running job %s: %s on %s (attempt %d)", job.key, job.event, job.repo, job.attempts
         )
         await dispatch.handle(event, ctx)
+
+    async def _github_job(
+        self, job: Job, payload: dict[str, Any]
+    ) -> tuple[Event, GitHubForge] | None:
+        assert self.github is not None
+        event = github_events.parse(job.event, payload)
+        if event is None:
+            return None
+        installation = github_events.installation_id(payload)
+        if installation is None:
+            raise PermanentJobError("the delivery names no App installation")
+        if isinstance(event, github_events.InstallationChange):
+            await self._installation_changed(job, event)
+            return None
+        api = await self.github.installation_api(installation)
+        forge = GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
+        return event, forge
 
     async def _installation_changed(
         self, job: Job, change: github_events.InstallationChange

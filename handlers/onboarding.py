@@ -15,7 +15,7 @@ from handlers import s2i
 from handlers.context import Context, Policy
 from handlers.ensure import report_failure
 from handlers.events import OnboardEvent
-from handlers.forge import FileContent
+from handlers.forge import FileContent, ForgeError
 from handlers.lock_request import read_base, snapshot_base, update_lock_request
 from handlers.locking import Problems
 from handlers.repo_config import CONFIG_PATH, MANAGER_NAME
@@ -23,7 +23,15 @@ from handlers.repo_config import CONFIG_PATH, MANAGER_NAME
 
 async def on_onboard(event: OnboardEvent, ctx: Context) -> None:
     repo = await ctx.forge.repository(event.full_name)
-    base = await snapshot_base(ctx, repo, repo.default_branch)
+    try:
+        base = await snapshot_base(ctx, repo, repo.default_branch)
+    except ForgeError as error:
+        if error.status != 404:
+            raise
+        ctx.log.info(
+            "%s has no %s branch yet: nothing to onboard", repo.full_name, repo.default_branch
+        )
+        return
     try:
         base = await read_base(ctx, base)
         assert base.config is not None

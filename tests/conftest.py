@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from fakes.github import FakeGitHub
+from fakes.gitlab import FakeGitLab
 from fakes.thoth import FakeThoth
-from harness import BotUnderTest, bot_env, start_fakes
+from harness import BotUnderTest, bot_env, start_fakes, start_gitlab
 from tools import pipenv_verify
 
 
@@ -34,21 +35,31 @@ def thoth(fakes: tuple[FakeGitHub, FakeThoth]) -> FakeThoth:
     return fakes[1]
 
 
+@pytest.fixture(scope="session")
+def gitlab() -> Iterator[FakeGitLab]:
+    fake = start_gitlab()
+    yield fake
+    fake.stop()
+
+
 @pytest.fixture
-def env(github: FakeGitHub, thoth: FakeThoth, tmp_path: Path) -> dict[str, str]:
-    return bot_env(github, thoth, tmp_path / "state")
+def env(github: FakeGitHub, gitlab: FakeGitLab, thoth: FakeThoth, tmp_path: Path) -> dict[str, str]:
+    """The bot serves GitHub and GitLab at once, as an operator may configure it."""
+    return bot_env(github, thoth, tmp_path / "state", gitlab=gitlab)
 
 
 @pytest.fixture
 async def bot(
-    env: dict[str, str], github: FakeGitHub, thoth: FakeThoth, tmp_path: Path
+    env: dict[str, str], github: FakeGitHub, gitlab: FakeGitLab, thoth: FakeThoth, tmp_path: Path
 ) -> AsyncIterator[BotUnderTest]:
-    violations, commits = len(thoth.violations), len(github.bot_commits)
+    violations = len(thoth.violations)
+    commits, gitlab_commits = len(github.bot_commits), len(gitlab.bot_commits)
     running = await BotUnderTest.from_env(env).start()
     yield running
     await running.close()
     assert thoth.violations[violations:] == [], "the bot broke Thoth's OpenAPI contract"
-    assert_pipenv_accepts(github.locks_written(commits), tmp_path / "pipenv-verify")
+    written = github.locks_written(commits) + gitlab.locks_written(gitlab_commits)
+    assert_pipenv_accepts(written, tmp_path / "pipenv-verify")
 
 
 def assert_pipenv_accepts(locks: list[tuple[str, str, str]], directory: Path) -> None:

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import gitlab_payloads
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fakes.github import FakeGitHub
+from fakes.gitlab import FakeGitLab
 from fakes.thoth import FakeThoth
 from payloads import headers
 
@@ -32,6 +34,8 @@ from bot.web.state import BOT_KEY
 
 APP_ID = 4242
 SECRET = "It's a secret to everybody"
+GITLAB_TOKEN = "glpat-thoth-bot-test-token"
+GITLAB_SECRET = "gitlab hook secret"
 LOCK_BRANCH = "thoth-bot/lock/main"
 
 PIPFILE = """\
@@ -87,10 +91,27 @@ def new_repo_name(prefix: str = "app") -> tuple[str, int]:
     return f"octo-org/{prefix}-{number}", 9000 + number
 
 
+def start_gitlab() -> FakeGitLab:
+    return FakeGitLab(token=GITLAB_TOKEN).start()
+
+
 def bot_env(
-    github: FakeGitHub, thoth: FakeThoth, state_dir: Path, *, ghes: bool = False
+    github: FakeGitHub,
+    thoth: FakeThoth,
+    state_dir: Path,
+    *,
+    ghes: bool = False,
+    gitlab: FakeGitLab | None = None,
 ) -> dict[str, str]:
+    forges = {}
+    if gitlab is not None:
+        forges = {
+            "GITLAB_URL": gitlab.url,
+            "GITLAB_TOKEN": GITLAB_TOKEN,
+            "GITLAB_WEBHOOK_SECRET": GITLAB_SECRET,
+        }
     return {
+        **forges,
         "GITHUB_APP_ID": str(APP_ID),
         "GITHUB_PRIVATE_KEY": app_keys()[0],
         "GITHUB_WEBHOOK_SECRET": SECRET,
@@ -152,6 +173,26 @@ class BotUnderTest:
         return await self.post(
             "/webhooks/github", body, headers(event, body, secret, delivery or str(uuid.uuid4()))
         )
+
+    async def deliver_gitlab(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        token: str | None = GITLAB_SECRET,
+        idempotency_key: str | None = None,
+        signing_token: str | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """POST a GitLab hook delivery with the headers GitLab sends."""
+        body = json.dumps(payload).encode()
+        request_headers = gitlab_payloads.headers(
+            event,
+            body,
+            token=token,
+            idempotency_key=idempotency_key,
+            signing_token=signing_token,
+        )
+        return await self.post("/webhooks/gitlab", body, request_headers)
 
     async def get(self, path: str) -> tuple[int, str]:
         assert self.session is not None

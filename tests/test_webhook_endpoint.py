@@ -74,11 +74,6 @@ async def test_a_form_encoded_delivery_is_accepted(bot: BotUnderTest, github: Fa
     assert len(github.pulls(repo)) == 1
 
 
-async def test_gitlab_is_404_until_configured(bot: BotUnderTest) -> None:
-    status, _ = await bot.post("/webhooks/gitlab", b"{}", {"X-Gitlab-Event": "Push Hook"})
-    assert status == 404
-
-
 async def test_health_readiness_and_metrics(bot: BotUnderTest) -> None:
     assert (await bot.get("/healthz"))[0] == 200
     assert (await bot.get("/readyz"))[0] == 200

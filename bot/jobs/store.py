@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,11 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished_at REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after, id);
+-- Things the bot has met once and for all (a GitLab project it onboarded); never pruned.
+CREATE TABLE IF NOT EXISTS sightings (
+    key TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
 """
 
 STATES = ("queued", "running", "done", "failed")
@@ -46,6 +51,9 @@ class Delivery:
     event: str
     repo: str
     payload: str  # the JSON body
+    # When set, the delivery is recorded only the first time this key is ever seen (and the key
+    # is remembered for good, in the same transaction): "onboard each project once".
+    first_sighting: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,11 +103,19 @@ class JobStore:
 
     async def add(self, delivery: Delivery) -> bool:
         """Record a delivery durably. False when its key was already recorded."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((delivery, future))
+        [added] = await self.add_all([delivery])
+        return added
+
+    async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Record deliveries durably, in this order, in one transaction."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[bool]] = []
+        for delivery in deliveries:
+            futures.append(loop.create_future())
+            self._pending.append((delivery, futures[-1]))
         if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        return await future
+            self._flusher = loop.create_task(self._flush())
+        return list(await asyncio.gather(*futures))
 
     async def _flush(self) -> None:
         while self._pending:
@@ -120,6 +136,14 @@ class JobStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             for d in deliveries:
+                if d.first_sighting is not None:
+                    cursor = db.execute(
+                        "INSERT OR IGNORE INTO sightings (key, seen_at) VALUES (?, ?)",
+                        (d.first_sighting, now),
+                    )
+                    if cursor.rowcount != 1:
+                        added.append(False)
+                        continue
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO jobs"
                     " (delivery, forge, event, repo, payload, received_at)"

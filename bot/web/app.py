@@ -6,6 +6,7 @@ from aiohttp import web
 
 from bot.runtime import Bot
 from bot.web.github_hook import github_webhook
+from bot.web.gitlab_hook import gitlab_webhook
 from bot.web.health import healthz, metrics, readyz
 from bot.web.replies import reply
 from bot.web.state import BOT_KEY
@@ -27,12 +28,8 @@ def create_app(bot: Bot) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[body_limit])
     app[BOT_KEY] = bot
     app.router.add_post("/webhooks/github", github_webhook)
-    app.router.add_post("/webhooks/gitlab", gitlab_not_configured)
+    app.router.add_post("/webhooks/gitlab", gitlab_webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
-
-
-async def gitlab_not_configured(request: web.Request) -> web.Response:
-    return reply(404, "GitLab is not configured on this bot (set GITLAB_TOKEN)")

@@ -40,7 +40,7 @@ async def github_webhook(request: web.Request) -> web.Response:
     delivery_id = request.headers.get("X-GitHub-Delivery")
     if not event_name or not delivery_id:
         return reply(400, "missing X-GitHub-Event or X-GitHub-Delivery")
-    payload = _decode(request.content_type, body)
+    payload = decode_body(request.content_type, body)
     if payload is None:
         return reply(400, "the body is not a JSON object")
     if event_name == "ping":
@@ -70,7 +70,8 @@ async def github_webhook(request: web.Request) -> web.Response:
     return reply(202, "queued", delivery=delivery_id)
 
 
-def _decode(content_type: str, body: bytes) -> dict | None:
+def decode_body(content_type: str, body: bytes) -> dict | None:
+    """The JSON object a delivery carries (GitHub may send it form-encoded), else None."""
     try:
         if content_type == "application/x-www-form-urlencoded":
             body = parse_qs(body.decode("utf-8"))["payload"][0].encode("utf-8")

@@ -1,0 +1,108 @@
+"""POST /webhooks/gitlab: verify, parse, record durably, answer 202 (SPEC §4, §6.2).
+
+Project, group and system hooks all come here. The first delivery from a project the bot has
+never seen also queues that project's onboarding (SPEC §7.4), ahead of the delivery's own job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+from aiohttp import web
+
+from bot.gitlab import events as gitlab_events
+from bot.jobs.store import Delivery
+from bot.signing import verify_standard_webhook
+from bot.web.github_hook import decode_body
+from bot.web.replies import reply
+from bot.web.state import BOT_KEY
+from handlers import dispatch
+from handlers.events import Event, OnboardEvent, PushEvent
+
+log = logging.getLogger(__name__)
+
+
+async def gitlab_webhook(request: web.Request) -> web.Response:
+    bot = request.app[BOT_KEY]
+    settings = bot.settings.gitlab
+    if settings is None:
+        return reply(404, "GitLab is not configured on this bot (set GITLAB_TOKEN)")
+    body = await request.read()
+    if bot.verify_signatures:
+        token = request.headers.get("X-Gitlab-Token", "")
+        expected = settings.webhook_secret or ""
+        if not token or not hmac.compare_digest(token.encode(), expected.encode()):
+            return reply(401, "bad or missing X-Gitlab-Token")
+        if settings.signing_token:
+            problem = verify_standard_webhook(settings.signing_token, request.headers, body)
+            if problem is not None:
+                return reply(401, problem)
+    event_name = request.headers.get("X-Gitlab-Event")
+    if not event_name:
+        return reply(400, "missing X-Gitlab-Event")
+    payload = decode_body(request.content_type, body)
+    if payload is None:
+        return reply(400, "the body is not a JSON object")
+    try:
+        event = gitlab_events.parse(event_name, payload)
+    except gitlab_events.MalformedPayload as error:
+        return reply(400, str(error))
+    deliveries = []
+    onboarding = _first_sighting(event_name, payload, event)
+    if onboarding is not None:
+        deliveries.append(onboarding)
+    wanted = event is not None and not isinstance(event, OnboardEvent) and dispatch.wants(event)
+    if wanted:
+        assert event is not None
+        deliveries.append(
+            Delivery(
+                key=_delivery_key(request, event_name, event, body),
+                forge="gitlab",
+                event=event_name,
+                repo=dispatch.repo_key(event),
+                payload=json.dumps(payload),
+            )
+        )
+    added = await bot.store.add_all(deliveries) if deliveries else []
+    queued = [delivery.key for delivery, new in zip(deliveries, added, strict=True) if new]
+    if queued:
+        bot.runner.notify()
+        return reply(202, "queued", jobs=queued)
+    if wanted or isinstance(event, OnboardEvent):
+        return reply(200, "already received")
+    return reply(200, f"ignored: {event_name}")
+
+
+def _first_sighting(event_name: str, payload: dict, event: Event | None) -> Delivery | None:
+    """An onboarding delivery for the delivery's project, recorded only the first time the bot
+    ever hears of the project (a `project_create` system hook, or any project or group hook)."""
+    if event_name == gitlab_events.SYSTEM_HOOK and event is None:
+        return None  # project_destroy, user_create...: not a project to onboard
+    project = gitlab_events.project_of(payload)
+    if project is None:
+        return None
+    project_id, path = project
+    return Delivery(
+        key=f"gitlab:onboard:{project_id}",
+        forge="gitlab",
+        event=gitlab_events.ONBOARD_EVENT,
+        repo=path,
+        payload=json.dumps({"project_id": project_id, "path_with_namespace": path}),
+        first_sighting=f"gitlab:project:{project_id}",
+    )
+
+
+def _delivery_key(request: web.Request, event_name: str, event: Event, body: bytes) -> str:
+    """What makes a retried delivery recognisable: GitLab's Idempotency-Key (the same on every
+    retry), else the event UUID or the Standard Webhooks id, else the body itself. A system
+    hook's `push` and `repository_update` of one push share a key: they are the same work."""
+    if event_name == gitlab_events.SYSTEM_HOOK and isinstance(event, PushEvent):
+        return f"gitlab:push:{event.repo.id}:{event.before}:{event.after}"
+    for header in ("Idempotency-Key", "X-Gitlab-Event-UUID", "webhook-id"):
+        value = request.headers.get(header)
+        if value:
+            return f"gitlab:{value}"
+    return "gitlab:sha256:" + hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
