@@ -221,8 +221,8 @@ def branch_commit_message(plan: LockPlan, login: str, number: int) -> str:
 
 def refusal(login: str) -> str:
     return (
-        f"@{login}, thoth-bot's commands are for people with write access to this repository. "
-        "A maintainer can run them for you."
+        f"@{login}, thoth-bot's commands are for people with write access to this repository "
+        "(on GitLab: the Developer role or above). A maintainer can run them for you."
     )
 
 
