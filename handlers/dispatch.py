@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.comments import on_comment, wants_comment
 from handlers.context import Context
 from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
-from handlers.merge_request import on_merge_request
+from handlers.merge_request import is_lock_request, on_merge_request
 from handlers.onboarding import on_onboard
 from handlers.push import on_push, wants_push
 
@@ -16,7 +16,9 @@ def wants(event: Event) -> bool:
         return wants_push(event)
     if isinstance(event, CommentEvent):
         return wants_comment(event)
-    return isinstance(event, MergeRequestEvent | OnboardEvent)
+    if isinstance(event, MergeRequestEvent):
+        return not is_lock_request(event)  # the bot's own merge request needs no advice
+    return isinstance(event, OnboardEvent)
 
 
 async def handle(event: Event, ctx: Context) -> None:

@@ -18,13 +18,16 @@ GUIDANCE_MARKER = "<!-- thoth-bot:guidance -->"
 
 
 async def advised_merge_request(
-    bot: BotUnderTest, gitlab: FakeGitLab, *, access: int = DEVELOPER
+    bot: BotUnderTest, gitlab: FakeGitLab, *, access: int = DEVELOPER, discussion: int = 0
 ) -> tuple[str, Issue, User]:
-    """A person's merge request changing the Pipfile, advised on `open`: (project, MR, person)."""
+    """A person's merge request changing the Pipfile, with `discussion` notes of people, advised
+    on `open`: (project, MR, person)."""
     path = await onboarded_project(bot, gitlab)
     person = gitlab.add_member(path, f"dev-{access}", access)
     gitlab.push(path, {"Pipfile": pipfile("flask", "numpy")}, branch="add-numpy")
     mr = gitlab.open_merge_request(path, source_branch="add-numpy", author="jsmith")
+    for number in range(discussion):
+        gitlab.add_note(path, mr.iid, f"looks good {number}", author="jsmith")
     payload = gitlab_payloads.merge_request(gitlab, path, mr.iid, action="open")
     assert (await bot.deliver_gitlab("Merge Request Hook", payload))[0] == 202
     await bot.settle()
@@ -51,7 +54,9 @@ def replies(gitlab: FakeGitLab, path: str, iid: int) -> list[str]:
 async def test_an_opened_merge_request_gets_one_guidance_note_and_a_status(
     bot: BotUnderTest, gitlab: FakeGitLab
 ) -> None:
-    path, mr, _ = await advised_merge_request(bot, gitlab)
+    """The guidance note comes after 120 notes of people: the bot finds it again on the second
+    page of notes (python-gitlab follows GitLab's Link headers)."""
+    path, mr, _ = await advised_merge_request(bot, gitlab, discussion=120)
 
     [guidance] = [n for n in gitlab.notes(path, mr.iid) if n.author is gitlab.bot]
     first_body = guidance.body
@@ -69,6 +74,7 @@ async def test_an_opened_merge_request_gets_one_guidance_note_and_a_status(
     await bot.settle()
     [edited] = [n for n in gitlab.notes(path, mr.iid) if n.author is gitlab.bot]
     assert edited.id == guidance.id and edited.body != first_body
+    assert any("/notes?" in c.path and "page=2" in c.path for c in gitlab.calls)
     assert "six" in edited.body
 
 

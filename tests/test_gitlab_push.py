@@ -5,6 +5,7 @@ handlers as on GitHub; these tests show they give the same result."""
 from __future__ import annotations
 
 import json
+import time
 
 import gitlab_payloads
 import pytest
@@ -186,3 +187,22 @@ async def test_a_system_hook_repository_update_is_a_push_and_shares_its_job(
     assert len(gitlab.merge_requests(path, "opened")) == 1
     lock = json.loads(gitlab.file(path, LOCK_BRANCH, "Pipfile.lock") or "")
     assert sorted(lock["default"]) == ["flask", "six"]
+
+
+async def test_rate_limits_and_outages_are_waited_out(
+    bot: BotUnderTest, gitlab: FakeGitLab
+) -> None:
+    """GitLab answering 429 with Retry-After, and 502, on the way: the bot waits as told and
+    ends with the one merge request (python-gitlab's own retries, in the bot's thread pool)."""
+    path = await onboarded_project(bot, gitlab)
+    gitlab.fail("POST", r"/repository/commits$", 429, headers={"Retry-After": "1"})
+    gitlab.fail("GET", r"/repository/branches/", 502)
+    mark = len(gitlab.calls)
+
+    started = time.monotonic()
+    await push_and_settle(bot, gitlab, path, {"Pipfile": pipfile("flask", "six")})
+
+    assert time.monotonic() - started >= 1.0  # Retry-After honoured
+    statuses = [c.status for c in gitlab.calls_since(mark) if c.path.endswith("/commits")]
+    assert statuses == [429, 201]
+    assert len(gitlab.merge_requests(path, "opened")) == 1
