@@ -1,4 +1,4 @@
-"""Count the GitHub API calls the bot makes per scenario (issue #2's budget).
+"""Count the GitHub and GitLab API calls the bot makes per scenario (issue #2's budget).
 
     .venv/bin/python bench/calls.py
 
@@ -8,6 +8,8 @@ running bot: the installation token (valid one hour) and the App's slug (fetched
 process) are already known; "cold" adds what the first job of a process pays for them.
 
 Budget: push -> new PR <= 8 calls, push -> PR update <= 6, push with nothing to change: 0 writes.
+GitLab has no GraphQL batching in the bot (REST only): its reads are more calls, made at once;
+its budget only keeps the counts from growing unnoticed.
 """
 
 from __future__ import annotations
@@ -19,15 +21,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import gitlab_payloads
 import payloads
 from fakes.github import Call, FakeGitHub
-from harness import BotUnderTest, bot_env, new_repo_name, pipfile, start_fakes
+from fakes.gitlab import FakeGitLab
+from gitlab_projects import onboarded_project
+from harness import BotUnderTest, bot_env, new_repo_name, pipfile, start_fakes, start_gitlab
 
 BUDGET: dict[str, int | None] = {
     "push -> new PR": 8,
     "push -> PR update": 6,
     "push with nothing to change": None,  # no write at all
     "pull request -> guidance": 8,  # no budget in the issues; kept from growing
+    "GitLab: push -> new MR": 16,
+    "GitLab: push -> MR update": 14,
+    "GitLab: push with nothing to change": None,
+    "GitLab: merge request -> guidance": 12,
 }
 
 
@@ -50,12 +59,46 @@ async def run_push(
     return github.calls_since(mark)
 
 
+async def run_gitlab_push(bot: BotUnderTest, gitlab: FakeGitLab, path: str, files: dict) -> list:
+    push = gitlab.push(path, files)
+    mark = len(gitlab.calls)
+    status, answer = await bot.deliver_gitlab("Push Hook", gitlab_payloads.push(gitlab, [push]))
+    assert status == 202, answer
+    await bot.settle()
+    return gitlab.calls_since(mark)
+
+
+async def gitlab_scenarios(bot: BotUnderTest, gitlab: FakeGitLab) -> list[tuple[str, list]]:
+    """The same scenarios on a GitLab project the bot already onboarded."""
+    path = await onboarded_project(bot, gitlab)
+    results = []
+    new = await run_gitlab_push(bot, gitlab, path, {"Pipfile": pipfile("flask", "six")})
+    results.append(("GitLab: push -> new MR", new))
+    update = await run_gitlab_push(bot, gitlab, path, {"Pipfile": pipfile("flask", "numpy")})
+    results.append(("GitLab: push -> MR update", update))
+    gitlab.merge(path, gitlab.merge_requests(path, "opened")[0].iid)
+    same = await run_gitlab_push(
+        bot, gitlab, path, {"Pipfile": "# same\n" + pipfile("flask", "numpy")}
+    )
+    results.append(("GitLab: push with nothing to change", same))
+    gitlab.push(path, {"Pipfile": pipfile("flask", "torch")}, branch="feature")
+    mr = gitlab.open_merge_request(path, source_branch="feature")
+    mark = len(gitlab.calls)
+    payload = gitlab_payloads.merge_request(gitlab, path, mr.iid)
+    assert (await bot.deliver_gitlab("Merge Request Hook", payload))[0] == 202
+    await bot.settle()
+    results.append(("GitLab: merge request -> guidance", gitlab.calls_since(mark)))
+    return results
+
+
 async def main() -> int:
     github, thoth = start_fakes()
+    gitlab = start_gitlab()
     results: list[tuple[str, list[Call]]] = []
     try:
         with tempfile.TemporaryDirectory() as state:
-            bot = await BotUnderTest.from_env(bot_env(github, thoth, Path(state))).start()
+            env = bot_env(github, thoth, Path(state), gitlab=gitlab)
+            bot = await BotUnderTest.from_env(env).start()
             try:
                 repo, inst = new_repo_name("bench")
                 github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=inst)
@@ -85,10 +128,12 @@ async def main() -> int:
                 assert (await bot.deliver("pull_request", payload))[0] == 202
                 await bot.settle()
                 results.append(("pull request -> guidance", github.calls_since(mark)))
+                results += await gitlab_scenarios(bot, gitlab)
             finally:
                 await bot.close()
     finally:
         github.stop()
+        gitlab.stop()
         thoth.stop()
 
     failed = False
