@@ -199,7 +199,15 @@ class Forge(Protocol):
 class ForgeError(Exception):
     """The forge refused or failed a call; the job layer decides whether to retry."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after  # seconds the forge asked us to wait (rate limits)

@@ -16,6 +16,7 @@ import aiohttp
 import gidgethub
 from gidgethub.aiohttp import GitHubAPI
 
+from bot.github.polite import Pacer, PoliteGitHubAPI
 from handlers.forge import ForgeError
 
 USER_AGENT = "thoth-bot"
@@ -46,6 +47,7 @@ class GitHubAppAuth:
         self._tokens: dict[int, _Token] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._slug: str | None = None
+        self._pacers: dict[int, Pacer] = {}
 
     async def app_slug(self) -> str:
         """The App's slug: its bot account is `<slug>[bot]`."""
@@ -94,8 +96,12 @@ class GitHubAppAuth:
         self._tokens.pop(installation_id, None)
 
     async def installation_api(self, installation_id: int) -> GitHubAPI:
+        """A client for one job, sharing its installation's pace with every other job."""
         token = await self.installation_token(installation_id)
-        return GitHubAPI(self._session, USER_AGENT, oauth_token=token, base_url=self.api_url)
+        pacer = self._pacers.setdefault(installation_id, Pacer())
+        return PoliteGitHubAPI(
+            self._session, USER_AGENT, oauth_token=token, base_url=self.api_url, pacer=pacer
+        )
 
     @property
     def graphql_url(self) -> str:

@@ -127,6 +127,8 @@ class JobRunner:
             retryable = bool(getattr(error, "retryable", False))
             if retryable and not last_attempt:
                 delay = backoff(job.attempts, base=self._backoff_base)
+                # A forge's Retry-After or rate limit reset wins over our own back-off.
+                delay = max(delay, float(getattr(error, "retry_after", None) or 0.0))
                 log.warning(
                     "job %s (%s) failed, retrying in %.1f s: %s", job.key, job.repo, delay, error
                 )

@@ -168,10 +168,14 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         self.users: dict[str, str] = {}  # login: "User" | "Bot"
         self.truncate_blobs_over: int | None = None  # GraphQL Blob.text truncation
         self.bot_commits: list[tuple[str, str]] = []  # (repository, sha) the App created
+        # (method, path, status, time.monotonic()) of every injected failure, and of every
+        # request: `request_times` lets tests check how long the bot waited.
+        self.fault_times: list[tuple[str, str, int, float]] = []
+        self.request_times: list[tuple[str, str, float]] = []
         self._ids = itertools.count(1000)
         self._comments: dict[int, Comment] = {}
         self._lock = threading.RLock()
-        self._faults: list[tuple[str, re.Pattern[str], int]] = []
+        self._faults: list[tuple[str, re.Pattern[str], int, dict[str, str], str]] = []
         self._holds: list[tuple[str, re.Pattern[str], threading.Event]] = []
         self._routes: list[Route] = list(self._route_table())
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -364,11 +368,21 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
                     )
         return written
 
-    def fail(self, method: str, path_pattern: str, status: int = 502, times: int = 1) -> None:
-        """The next `times` requests matching answer `status` (a GitHub outage)."""
+    def fail(
+        self,
+        method: str,
+        path_pattern: str,
+        status: int = 502,
+        times: int = 1,
+        headers: Mapping[str, str] | None = None,
+        message: str = "Server Error (injected by the test)",
+    ) -> None:
+        """The next `times` requests matching answer `status` (an outage, a rate limit)."""
         with self._lock:
             for _ in range(times):
-                self._faults.append((method, re.compile(path_pattern), status))
+                self._faults.append(
+                    (method, re.compile(path_pattern), status, dict(headers or {}), message)
+                )
 
     def hold(self, method: str, path_pattern: str) -> threading.Event:
         """Requests matching wait until the returned event is set."""
@@ -422,9 +436,18 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
             query = str(body.get("query", "")).lstrip()
             graphql_kind = "mutation" if query.startswith("mutation") else "query"
         index = self._record(Call(request.method, request.path_qs, 0, graphql_kind))
+        with self._lock:
+            self.request_times.append((request.method, path, time.monotonic()))
         for method, pattern, gate in list(self._holds):
             if method == request.method and pattern.search(path):
                 await asyncio.get_running_loop().run_in_executor(None, gate.wait)
+        fault = self._fault(request.method, path)
+        if fault is not None:
+            status, fault_headers, message = fault
+            with self._lock:
+                self.calls[index] = Call(request.method, request.path_qs, status, graphql_kind)
+                self.fault_times.append((request.method, path, status, time.monotonic()))
+            return self._answer(status, {"message": message}, fault_headers)
         status, data = self._handle(request, path, prefix, body)
         with self._lock:
             self.calls[index] = Call(request.method, request.path_qs, status, graphql_kind)
@@ -451,12 +474,16 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
             return web.Response(status=204, headers=headers)
         return web.json_response(data, status=status, headers=headers)
 
+    def _fault(self, method: str, path: str) -> tuple[int, dict[str, str], str] | None:
+        with self._lock:
+            for i, (fault_method, pattern, status, headers, message) in enumerate(self._faults):
+                if fault_method == method and pattern.search(path):
+                    del self._faults[i]
+                    return status, headers, message
+        return None
+
     def _handle(self, request: web.Request, path: str, prefix: str, body: Any) -> tuple[int, Any]:
         with self._lock:
-            for i, (method, pattern, status) in enumerate(self._faults):
-                if method == request.method and pattern.search(path):
-                    del self._faults[i]
-                    return status, {"message": "Server Error (injected by the test)"}
             for method, pattern, handler in self._routes:
                 match = pattern.fullmatch(path)
                 if match is None or method != request.method:
