@@ -123,6 +123,9 @@ class Settings:
     state_dir: Path = Path(".thoth-bot")
     config_path: Path | None = None
     workers: int = 4
+    max_attempts: int = 5  # a job that keeps failing stops after this many tries
+    retry_base: float = 2.0  # first retry after about this long, doubling each time
+    coalesce_window: float = 2.0  # pushes to one branch this close together run as one job
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -176,6 +179,13 @@ def load_settings(
         state_dir=Path(env.get("THOTH_BOT_STATE_DIR") or ".thoth-bot"),
         config_path=config_path,
         workers=_positive_int(env.get("THOTH_BOT_WORKERS", "4"), "THOTH_BOT_WORKERS"),
+        max_attempts=_positive_int(
+            env.get("THOTH_BOT_MAX_ATTEMPTS", "5"), "THOTH_BOT_MAX_ATTEMPTS"
+        ),
+        retry_base=parse_duration(env.get("THOTH_BOT_RETRY_BASE", "2s"), "THOTH_BOT_RETRY_BASE"),
+        coalesce_window=parse_duration(
+            env.get("THOTH_BOT_COALESCE_WINDOW", "2s"), "THOTH_BOT_COALESCE_WINDOW"
+        ),
     )
 
 

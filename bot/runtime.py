@@ -26,7 +26,7 @@ from bot.jobs.store import Delivery, Job, JobStore
 from handlers import dispatch
 from handlers.adviser import Adviser
 from handlers.context import Context, Policy
-from handlers.events import Event
+from handlers.events import Event, coalesce
 from handlers.forge import Forge
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,18 @@ class Bot:
             labels=self.settings.lock_labels,
             thoth_host=self.settings.thoth_host,
         )
-        self.store = JobStore(self.settings.state_dir / "jobs.sqlite3")
+        self.store = JobStore(
+            self.settings.state_dir / "jobs.sqlite3",
+            coalesce_window=self.settings.coalesce_window,
+        )
         await self.store.open()
-        self.runner = JobRunner(self.store, self.execute, workers=self.settings.workers)
+        self.runner = JobRunner(
+            self.store,
+            self.execute,
+            workers=self.settings.workers,
+            max_attempts=self.settings.max_attempts,
+            backoff_base=self.settings.retry_base,
+        )
         await self.runner.start()
 
     async def stop(self) -> None:
@@ -83,46 +92,55 @@ class Bot:
             self.gitlab.close()
 
     async def execute(self, job: Job, last_attempt: bool) -> None:
-        payload = json.loads(job.payload)
-        found: tuple[Event, Forge] | None
-        if job.forge == "github" and self.github is not None:
-            found = await self._github_job(job, payload)
-        elif job.forge == "gitlab" and self.gitlab is not None:
-            event = gitlab_events.parse(job.event, payload)
-            found = (event, GitLabForge(self.gitlab)) if event is not None else None
-        else:
+        """Run a job: its delivery (and those coalesced into it) as ONE event for the handlers."""
+        if not self._configured(job.forge):
             raise PermanentJobError(f"no forge {job.forge!r} is configured")
-        if found is None:
+        parsed = [await self._event(job, name, json.loads(body)) for name, body in job.deliveries]
+        events = [event for event in parsed if event is not None]
+        if not events:
             return
-        event, forge = found
         ctx = Context(
-            forge=forge,
+            forge=await self._forge(job),
             adviser=self.adviser,
             policy=self.policy,
             last_attempt=last_attempt,
             log=logging.getLogger(f"handlers.{job.event}"),
         )
         log.info(
-            "running job %s: %s on %s (attempt %d)", job.key, job.event, job.repo, job.attempts
+            "running job %s: %s on %s (attempt %d, %d deliveries)",
+            job.key,
+            job.event,
+            job.repo,
+            job.attempts,
+            len(job.deliveries),
         )
-        await dispatch.handle(event, ctx)
+        await dispatch.handle(coalesce(events), ctx)
 
-    async def _github_job(
-        self, job: Job, payload: dict[str, Any]
-    ) -> tuple[Event, GitHubForge] | None:
+    def _configured(self, forge: str) -> bool:
+        return (forge == "github" and self.github is not None) or (
+            forge == "gitlab" and self.gitlab is not None
+        )
+
+    async def _forge(self, job: Job) -> Forge:
+        if job.forge == "gitlab":
+            assert self.gitlab is not None
+            return GitLabForge(self.gitlab)
         assert self.github is not None
-        event = github_events.parse(job.event, payload)
-        if event is None:
-            return None
-        installation = github_events.installation_id(payload)
+        installation = github_events.installation_id(json.loads(job.payload))
         if installation is None:
             raise PermanentJobError("the delivery names no App installation")
+        api = await self.github.installation_api(installation)
+        return GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
+
+    async def _event(self, job: Job, name: str, payload: dict[str, Any]) -> Event | None:
+        """The forge-neutral event of one delivery; installation changes are handled here."""
+        if job.forge == "gitlab":
+            return gitlab_events.parse(name, payload)
+        event = github_events.parse(name, payload)
         if isinstance(event, github_events.InstallationChange):
             await self._installation_changed(job, event)
             return None
-        api = await self.github.installation_api(installation)
-        forge = GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
-        return event, forge
+        return event
 
     async def _installation_changed(
         self, job: Job, change: github_events.InstallationChange
@@ -149,6 +167,7 @@ class Bot:
                     payload=json.dumps(
                         {"installation": {"id": installation}, "repository": {"full_name": name}}
                     ),
+                    coalesce=f"github:onboard:{name}",
                 )
             )
         self.runner.notify()

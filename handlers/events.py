@@ -66,3 +66,43 @@ class OnboardEvent:
 
 
 Event = PushEvent | MergeRequestEvent | CommentEvent | OnboardEvent
+
+
+def coalesce(events: list[Event]) -> Event:
+    """One event standing for several of the same kind, oldest first (see `coalesce_key`).
+
+    Pushes: from the first one's `before` to the last one's `after`, with every path any of
+    them changed (unknown if any of them does not say). Otherwise the newest: the handlers read
+    the merge request's or repository's current state anyway.
+    """
+    last = events[-1]
+    if len(events) == 1 or not isinstance(last, PushEvent):
+        return last
+    pushes = [event for event in events if isinstance(event, PushEvent)]
+    paths: frozenset[str] | None = frozenset()
+    for push in pushes:
+        if push.changed_paths is None or paths is None:
+            paths = None
+        else:
+            paths |= push.changed_paths
+    return PushEvent(
+        repo=last.repo,
+        ref=last.ref,
+        before=pushes[0].before,
+        after=last.after,
+        sender=last.sender,
+        changed_paths=paths,
+        deleted=last.deleted,
+    )
+
+
+def coalesce_key(event: Event) -> str | None:
+    """Events with one key may run as one job, the newest state standing for all; None: never
+    (each command comment gets its own answer)."""
+    if isinstance(event, PushEvent):
+        return f"push:{event.repo.full_name}:{event.ref}"
+    if isinstance(event, MergeRequestEvent):
+        return f"merge-request:{event.repo.full_name}:{event.number}"
+    if isinstance(event, OnboardEvent):
+        return f"onboard:{event.full_name}"
+    return None

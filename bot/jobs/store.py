@@ -8,6 +8,7 @@ cost of durability is shared. One thread owns the connection; the event loop nev
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,7 +32,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     run_after REAL NOT NULL DEFAULT 0,
     last_error TEXT,
     received_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    coalesce TEXT,                       -- queued jobs with one key run as one (newest state)
+    absorbed TEXT                        -- JSON [[id, event, payload]...] of jobs run with this
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after, id);
 -- Things the bot has met once and for all (a GitLab project it onboarded); never pruned.
@@ -42,6 +45,13 @@ CREATE TABLE IF NOT EXISTS sightings (
 """
 
 STATES = ("queued", "running", "done", "failed")
+# Columns added after the first release, for state directories made by it.
+MIGRATIONS = {
+    "coalesce": "ALTER TABLE jobs ADD COLUMN coalesce TEXT",
+    "absorbed": "ALTER TABLE jobs ADD COLUMN absorbed TEXT",
+}
+# A burst of coalescable deliveries never holds its job back longer than this.
+MAX_COALESCE_WAIT = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,9 @@ class Delivery:
     # When set, the delivery is recorded only the first time this key is ever seen (and the key
     # is remembered for good, in the same transaction): "onboard each project once".
     first_sighting: str | None = None
+    # Deliveries with the same key that are queued together run as ONE job (the handler gets
+    # them all); each new one holds the group back `coalesce_window` seconds.
+    coalesce: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,11 +79,19 @@ class Job:
     payload: str
     attempts: int  # including the current one
     last_error: str | None = None
+    # Jobs coalesced into this one, oldest first: (event, payload). The job's own comes last.
+    absorbed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def deliveries(self) -> list[tuple[str, str]]:
+        """(event, payload) of every delivery this job stands for, oldest first."""
+        return [*self.absorbed, (self.event, self.payload)]
 
 
 class JobStore:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, coalesce_window: float = 0.0):
         self.path = path
+        self.coalesce_window = coalesce_window
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore")
         self._db: sqlite3.Connection | None = None
         self._pending: list[tuple[Delivery, asyncio.Future[bool]]] = []
@@ -86,6 +107,10 @@ class JobStore:
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        for column, statement in MIGRATIONS.items():
+            if column not in columns:
+                db.execute(statement)
         self._db = db
 
     async def close(self) -> None:
@@ -144,13 +169,21 @@ class JobStore:
                     if cursor.rowcount != 1:
                         added.append(False)
                         continue
+                run_after = now + self.coalesce_window if d.coalesce else 0.0
                 cursor = db.execute(
                     "INSERT OR IGNORE INTO jobs"
-                    " (delivery, forge, event, repo, payload, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (d.key, d.forge, d.event, d.repo, d.payload, now),
+                    " (delivery, forge, event, repo, payload, received_at, run_after, coalesce)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (d.key, d.forge, d.event, d.repo, d.payload, now, run_after, d.coalesce),
                 )
                 added.append(cursor.rowcount == 1)
+                if cursor.rowcount == 1 and d.coalesce:
+                    # The group waits for the burst to end, but not forever.
+                    db.execute(
+                        "UPDATE jobs SET run_after = MAX(run_after, MIN(?, received_at + ?))"
+                        " WHERE coalesce = ? AND state = 'queued'",
+                        (run_after, MAX_COALESCE_WAIT, d.coalesce),
+                    )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -167,25 +200,62 @@ class JobStore:
         db = self._require()
         marks = ",".join("?" * len(busy_repos))
         exclude = f"AND repo NOT IN ({marks})" if busy_repos else ""
-        row = db.execute(
-            "SELECT id, delivery, forge, event, repo, payload, attempts, last_error FROM jobs"
-            f" WHERE state = 'queued' AND run_after <= ? {exclude} ORDER BY id LIMIT 1",
-            (time.time(), *busy_repos),
-        ).fetchone()
-        if row is None:
-            return None
-        db.execute(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1 WHERE id = ?", (row[0],)
-        )
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT id, delivery, forge, event, repo, payload, attempts, last_error,"
+                " coalesce, absorbed FROM jobs"
+                f" WHERE state = 'queued' AND run_after <= ? {exclude} ORDER BY id LIMIT 1",
+                (now, *busy_repos),
+            ).fetchone()
+            if row is None:
+                db.execute("COMMIT")
+                return None
+            job_id, key, coalesce = row[0], row[1], row[8]
+            absorbed = [tuple(entry) for entry in json.loads(row[9] or "[]")]
+            if coalesce:
+                # The newest delivery of the group becomes the job; the others ride along.
+                group = db.execute(
+                    "SELECT id, delivery, event, payload, absorbed FROM jobs"
+                    " WHERE coalesce = ? AND state = 'queued' ORDER BY id",
+                    (coalesce,),
+                ).fetchall()
+                newest = group[-1]
+                for other in group[:-1]:
+                    absorbed += [tuple(entry) for entry in json.loads(other[4] or "[]")]
+                    absorbed.append((other[0], other[2], other[3]))
+                    db.execute(
+                        "UPDATE jobs SET state = 'done', finished_at = ?, absorbed = NULL,"
+                        " last_error = ? WHERE id = ?",
+                        (now, f"coalesced into {newest[1]}", other[0]),
+                    )
+                absorbed.sort(key=lambda entry: entry[0])
+                job_id, key = newest[0], newest[1]
+                row = db.execute(
+                    "SELECT id, delivery, forge, event, repo, payload, attempts, last_error"
+                    " FROM jobs WHERE id = ?",
+                    (job_id,),
+                ).fetchone()
+            db.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, absorbed = ?"
+                " WHERE id = ?",
+                (json.dumps(absorbed) if absorbed else None, job_id),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         return Job(
             id=row[0],
-            key=row[1],
+            key=key,
             forge=row[2],
             event=row[3],
             repo=row[4],
             payload=row[5],
             attempts=row[6] + 1,
             last_error=row[7],
+            absorbed=tuple((event, payload) for _, event, payload in absorbed),
         )
 
     async def finish(self, job_id: int) -> None:

@@ -18,6 +18,7 @@ from bot.jobs.store import Delivery
 from bot.web.replies import reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
+from handlers.events import coalesce_key
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ async def github_webhook(request: web.Request) -> web.Response:
         event = github_events.parse(event_name, payload)
     except github_events.MalformedPayload as error:
         return reply(400, str(error))
+    coalesce = None
     if isinstance(event, github_events.InstallationChange):
         if not (event.onboards or event.forgets):
             return reply(200, f"ignored: {event_name} {event.action}")
@@ -57,12 +59,14 @@ async def github_webhook(request: web.Request) -> web.Response:
         return reply(200, f"ignored: {event_name}")
     else:
         key = dispatch.repo_key(event)
+        coalesce = coalesce_key(event)
     delivery = Delivery(
         key=f"github:{delivery_id}",
         forge="github",
         event=event_name,
         repo=key,
         payload=json.dumps(payload),
+        coalesce=f"github:{coalesce}" if coalesce else None,
     )
     if not await bot.store.add(delivery):
         return reply(200, "already received")

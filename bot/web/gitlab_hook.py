@@ -20,7 +20,7 @@ from bot.web.github_hook import decode_body
 from bot.web.replies import reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
-from handlers.events import Event, OnboardEvent, PushEvent
+from handlers.events import Event, OnboardEvent, PushEvent, coalesce_key
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
     wanted = event is not None and not isinstance(event, OnboardEvent) and dispatch.wants(event)
     if wanted:
         assert event is not None
+        coalesce = coalesce_key(event)
         deliveries.append(
             Delivery(
                 key=_delivery_key(request, event_name, event, body),
@@ -64,6 +65,7 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
                 event=event_name,
                 repo=dispatch.repo_key(event),
                 payload=json.dumps(payload),
+                coalesce=f"gitlab:{coalesce}" if coalesce else None,
             )
         )
     added = await bot.store.add_all(deliveries) if deliveries else []
@@ -92,6 +94,7 @@ def _first_sighting(event_name: str, payload: dict, event: Event | None) -> Deli
         repo=path,
         payload=json.dumps({"project_id": project_id, "path_with_namespace": path}),
         first_sighting=f"gitlab:project:{project_id}",
+        coalesce=f"gitlab:onboard:{path}",
     )
 
 
