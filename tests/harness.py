@@ -119,6 +119,10 @@ def bot_env(
         "THOTH_HOST": thoth.url,
         "THOTH_BOT_STATE_DIR": str(state_dir),
         "THOTH_BOT_WORKERS": "2",
+        # Fast for tests: retries after ~0.2 s, and jobs start as soon as they are queued
+        # (tests of coalescing and of the retry policy set their own).
+        "THOTH_BOT_RETRY_BASE": "0.2s",
+        "THOTH_BOT_COALESCE_WINDOW": "0s",
     }
 
 
