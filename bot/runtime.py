@@ -1,7 +1,8 @@
 """A running thoth-bot: settings, one HTTP session, forge credentials, the adviser and the jobs.
 
-`serve` builds one `Bot`, the web app accepts deliveries into its store, its runner executes
-them: payload -> forge-neutral event -> `handlers.dispatch.handle`.
+`serve` builds one `Bot`, the web app accepts deliveries into its queue (SQLite, run by the
+in-process runner; or Redis, run by `thoth-bot worker` processes), and `Bot.execute` runs each
+job: payloads -> one forge-neutral event -> `handlers.dispatch.handle`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.github.forge import GitHubForge, installation_repositories
 from bot.gitlab import events as gitlab_events
 from bot.gitlab.client import GitLabClient
 from bot.gitlab.forge import GitLabForge
+from bot.jobs.queue import EmbeddedQueue, Queue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, Job, JobStore
 from handlers import dispatch
@@ -70,6 +72,14 @@ class Bot:
             labels=self.settings.lock_labels,
             thoth_host=self.settings.thoth_host,
         )
+        self.store: JobStore | None = None
+        self.runner: JobRunner | None = None
+        self.queue: Queue
+        if self.settings.redis_url:
+            from bot.jobs.distributed import RedisQueue  # arq: the `distributed` extra
+
+            self.queue = await RedisQueue.connect(self.settings)
+            return
         self.store = JobStore(
             self.settings.state_dir / "jobs.sqlite3",
             coalesce_window=self.settings.coalesce_window,
@@ -82,11 +92,17 @@ class Bot:
             max_attempts=self.settings.max_attempts,
             backoff_base=self.settings.retry_base,
         )
+        self.queue = EmbeddedQueue(self.store, self.runner)
         await self.runner.start()
 
     async def stop(self) -> None:
-        await self.runner.stop()
-        await self.store.close()
+        if self.runner is not None:
+            await self.runner.stop()
+        if self.store is not None:
+            await self.store.close()
+        close = getattr(self.queue, "close", None)
+        if close is not None:
+            await close()
         await self.session.close()
         if self.gitlab is not None:
             self.gitlab.close()
@@ -157,8 +173,8 @@ class Bot:
         if names is None:
             api = await self.github.installation_api(installation)
             names = tuple(await installation_repositories(api))
-        for name in names:
-            await self.store.add(
+        await self.queue.add_all(
+            [
                 Delivery(
                     key=f"{job.key}:{name}",
                     forge="github",
@@ -169,5 +185,6 @@ class Bot:
                     ),
                     coalesce=f"github:onboard:{name}",
                 )
-            )
-        self.runner.notify()
+                for name in names
+            ]
+        )

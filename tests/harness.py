@@ -205,18 +205,24 @@ class BotUnderTest:
 
     async def settle(self, within: float = 60.0) -> None:
         """Wait until every queued job has run."""
+        assert self.bot.runner is not None, "the embedded engine"
         await self.bot.runner.drain(within)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class ServeProcess:
     """`thoth-bot serve` as its own process, as the Procfile runs it."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
+        self.log = log
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> ServeProcess:
@@ -231,7 +237,7 @@ class ServeProcess:
             str(self.port),
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=self.log.open("ab") if self.log else asyncio.subprocess.DEVNULL,
         )
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
@@ -248,6 +254,78 @@ class ServeProcess:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+class WorkerProcess:
+    """`thoth-bot worker` as its own process (the distributed mode's Procfile `worker:`)."""
+
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        self.env = {**os.environ, **env}
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> WorkerProcess:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "worker",
+            env=self.env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=self.log.open("ab") if self.log else asyncio.subprocess.DEVNULL,
+        )
+        return self
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, keeping nothing on disk."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = directory
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> RedisServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.directory),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return self
+            except OSError:
+                await asyncio.sleep(0.02)
+        raise TimeoutError("redis-server did not start")
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

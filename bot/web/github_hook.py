@@ -68,9 +68,9 @@ async def github_webhook(request: web.Request) -> web.Response:
         payload=json.dumps(payload),
         coalesce=f"github:{coalesce}" if coalesce else None,
     )
-    if not await bot.store.add(delivery):
+    [added] = await bot.queue.add_all([delivery])
+    if not added:
         return reply(200, "already received")
-    bot.runner.notify()
     return reply(202, "queued", delivery=delivery_id)
 
 

@@ -68,10 +68,9 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
                 coalesce=f"gitlab:{coalesce}" if coalesce else None,
             )
         )
-    added = await bot.store.add_all(deliveries) if deliveries else []
+    added = await bot.queue.add_all(deliveries) if deliveries else []
     queued = [delivery.key for delivery, new in zip(deliveries, added, strict=True) if new]
     if queued:
-        bot.runner.notify()
         return reply(202, "queued", jobs=queued)
     if wanted or isinstance(event, OnboardEvent):
         return reply(200, "already received")

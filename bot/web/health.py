@@ -15,7 +15,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
     try:
-        await bot.store.ping()
+        await bot.queue.ping()
     except Exception as error:  # any failure means: not ready
         return reply(503, f"job store unavailable: {error}")
     return reply(200, "ready")
@@ -23,7 +23,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
-    counts = await bot.store.counts()
+    counts = await bot.queue.counts()
     lines = [
         "# HELP thoth_bot_jobs Jobs in the queue by state.",
         "# TYPE thoth_bot_jobs gauge",

@@ -1,0 +1,47 @@
+"""Where the web process puts deliveries: one `Queue` protocol, two engines.
+
+- `EmbeddedQueue` (the default): the SQLite `JobStore` in THOTH_BOT_STATE_DIR, run by the
+  in-process `JobRunner`.
+- `bot.jobs.distributed.RedisQueue` (REDIS_URL set): arq on Redis, run by `thoth-bot worker`
+  processes.
+
+Both record a delivery durably before the webhook is answered 202, refuse a delivery key they
+already hold, and run the same `Bot.execute` on the same `Job`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from bot.jobs.runner import JobRunner
+from bot.jobs.store import Delivery, JobStore
+
+
+class Queue(Protocol):
+    async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Record deliveries, in order; False for each whose key was already recorded."""
+
+    async def counts(self) -> dict[str, int]:
+        """Jobs by state ("queued", "running", "done", "failed"), for /metrics."""
+
+    async def ping(self) -> None:
+        """Raise if the queue cannot take deliveries (for /readyz)."""
+
+
+class EmbeddedQueue:
+    def __init__(self, store: JobStore, runner: JobRunner) -> None:
+        self.store = store
+        self.runner = runner
+
+    async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        added = await self.store.add_all(deliveries)
+        if any(added):
+            self.runner.notify()
+        return added
+
+    async def counts(self) -> dict[str, int]:
+        return await self.store.counts()
+
+    async def ping(self) -> None:
+        await self.store.ping()
