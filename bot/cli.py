@@ -122,8 +122,14 @@ def _worker(args: argparse.Namespace) -> int:
             "`thoth-bot worker` runs jobs of the distributed mode. Fix: set REDIS_URL, or use "
             "`thoth-bot serve`, which runs its workers in-process."
         )
-    print("thoth-bot: the distributed mode is not available in this release", file=sys.stderr)
-    return 2
+    try:
+        from bot.jobs.distributed import run_worker
+    except ImportError:
+        raise ConfigError(
+            "the distributed mode needs arq. Fix: pip install 'thoth-bot[distributed]'."
+        ) from None
+    asyncio.run(run_worker(settings))
+    return 0
 
 
 def _advise(args: argparse.Namespace) -> int:

@@ -126,6 +126,7 @@ class Settings:
     max_attempts: int = 5  # a job that keeps failing stops after this many tries
     retry_base: float = 2.0  # first retry after about this long, doubling each time
     coalesce_window: float = 2.0  # pushes to one branch this close together run as one job
+    lease: float = 30.0  # distributed mode: a dead worker's job is taken over after this long
     warnings: tuple[str, ...] = field(default=())
 
 
@@ -186,6 +187,7 @@ def load_settings(
         coalesce_window=parse_duration(
             env.get("THOTH_BOT_COALESCE_WINDOW", "2s"), "THOTH_BOT_COALESCE_WINDOW"
         ),
+        lease=parse_duration(env.get("THOTH_BOT_LEASE", "30s"), "THOTH_BOT_LEASE"),
     )
 
 

@@ -132,13 +132,13 @@ class JobRunner:
                 log.warning(
                     "job %s (%s) failed, retrying in %.1f s: %s", job.key, job.repo, delay, error
                 )
-                await self._store.retry(job.id, delay, _describe(error))
+                await self._store.retry(job.id, delay, describe(error))
             else:
                 log.exception("job %s (%s) failed for good", job.key, job.repo)
-                await self._store.fail(job.id, _describe(error))
+                await self._store.fail(job.id, describe(error))
             return
         await self._store.finish(job.id)
 
 
-def _describe(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:2000]

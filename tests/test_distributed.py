@@ -1,0 +1,160 @@
+"""The distributed mode (SPEC §2): `thoth-bot serve` and `thoth-bot worker` processes sharing a
+redis-server of the test's own, against the fake GitHub and Thoth."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import payloads
+import pytest
+from fakes.github import FakeGitHub
+from fakes.thoth import FakeThoth
+from harness import (
+    LOCK_BRANCH,
+    SECRET,
+    RedisServer,
+    ServeProcess,
+    WorkerProcess,
+    new_repo_name,
+    pipfile,
+)
+from test_durability import wait_for
+from test_push import push_payload
+
+pytestmark = pytest.mark.usefixtures("fakes")
+
+
+class Cluster:
+    """Processes started by a test, stopped at its end."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.processes: list[ServeProcess | WorkerProcess | RedisServer] = []
+
+    async def redis(self) -> RedisServer:
+        server = await RedisServer(self.logs / "redis").start()
+        self.processes.append(server)
+        self.env = {**self.env, "REDIS_URL": server.url}
+        return server
+
+    async def web(self) -> ServeProcess:
+        process = await ServeProcess(self.env, self.logs / "web.log").start()
+        self.processes.append(process)
+        return process
+
+    async def worker(self) -> WorkerProcess:
+        process = await WorkerProcess(self.env, self.logs / "worker.log").start()
+        self.processes.append(process)
+        return process
+
+    async def stop(self) -> None:
+        for process in reversed(self.processes):
+            await process.stop()
+
+
+@pytest.fixture
+async def cluster(env: dict[str, str], tmp_path: Path) -> AsyncIterator[Cluster]:
+    running = Cluster({**env, "THOTH_BOT_LEASE": "2s"}, tmp_path)
+    yield running
+    await running.stop()
+
+
+async def deliver(web: ServeProcess, event: str, payload: dict, delivery: str | None = None):
+    body = payloads.push_body(payload)
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{web.url}/webhooks/github",
+            data=body,
+            headers=payloads.headers(event, body, SECRET, delivery),
+        ) as response:
+            return response.status, await response.json()
+
+
+async def test_web_and_worker_make_one_pull_request_and_a_redelivery_does_nothing(
+    cluster: Cluster, github: FakeGitHub
+) -> None:
+    await cluster.redis()
+    web = await cluster.web()
+    await cluster.worker()
+    await cluster.worker()  # two workers: still one job per delivery
+    repo, installation = new_repo_name("dist")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+    payload = push_payload(push, installation)
+
+    first = await deliver(web, "push", payload, delivery="dist-1")
+    again = await deliver(web, "push", payload, delivery="dist-1")
+    await wait_for(lambda: bool(github.comments_on_open_pulls(repo)))
+
+    assert first[0] == 202 and again == (200, {"message": "already received"})
+    [pull] = github.pulls(repo)
+    assert github.commit(repo, github.head(repo, LOCK_BRANCH) or "").parents == (push.after,)
+    assert len(github.comments(repo, pull.number)) == 1
+
+
+async def test_a_worker_killed_mid_job_is_replaced_and_there_is_one_pull_request(
+    cluster: Cluster, github: FakeGitHub
+) -> None:
+    await cluster.redis()
+    web = await cluster.web()
+    doomed = await cluster.worker()
+    repo, installation = new_repo_name("dist")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    gate = github.hold("POST", rf"/repos/{repo}/git/trees$")
+    push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+
+    assert (await deliver(web, "push", push_payload(push, installation)))[0] == 202
+    await wait_for(lambda: github.held("POST", rf"/repos/{repo}/git/trees$"))
+    await doomed.kill()  # kill -9 in the middle of the job
+    gate.set()
+    await cluster.worker()
+    await wait_for(lambda: bool(github.comments_on_open_pulls(repo)), within=60)
+    await asyncio.sleep(1.0)  # let anything duplicated show up
+
+    [pull] = github.pulls(repo)
+    assert github.commit(repo, github.head(repo, LOCK_BRANCH) or "").parents == (push.after,)
+    assert len(github.comments(repo, pull.number)) == 1
+
+
+async def test_ten_pushes_in_a_second_make_one_advise(
+    cluster: Cluster, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    cluster.env = {**cluster.env, "THOTH_BOT_COALESCE_WINDOW": "1.5s"}
+    await cluster.redis()
+    web = await cluster.web()
+    await cluster.worker()
+    await cluster.worker()
+    repo, installation = new_repo_name("dist")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    advises = len(thoth.requests)
+    extras = ["six", "numpy", "scipy", "pandas", "requests", "click", "jinja2", "attrs", "idna"]
+    extras.append("markupsafe")
+    for number in range(10):
+        push = github.push(repo, {"Pipfile": pipfile("flask", *extras[: number + 1])})
+        assert (await deliver(web, "push", push_payload(push, installation)))[0] == 202
+        await asyncio.sleep(0.08)
+    await wait_for(lambda: bool(github.comments_on_open_pulls(repo)), within=60)
+    await asyncio.sleep(1.0)
+
+    assert len(thoth.requests) == advises + 1
+    [pull] = github.pulls(repo)
+    lock = github.file(repo, LOCK_BRANCH, "Pipfile.lock") or ""
+    assert all(f'"{name}"' in lock for name in extras)
+    assert len(github.comments(repo, pull.number)) == 1
+
+
+async def test_readyz_reports_redis_and_metrics_show_the_queue(cluster: Cluster) -> None:
+    redis = await cluster.redis()
+    web = await cluster.web()
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{web.url}/metrics") as response:
+            metrics = await response.text()
+        await redis.stop()
+        async with session.get(f"{web.url}/readyz") as response:
+            status, answer = response.status, await response.json()
+    assert 'thoth_bot_jobs{state="queued"} 0' in metrics
+    assert status == 503 and "unavailable" in answer["message"]
