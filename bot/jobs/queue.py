@@ -36,8 +36,11 @@ class EmbeddedQueue:
 
     async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
         added = await self.store.add_all(deliveries)
-        if any(added):
-            self.runner.notify()
+        window = self.store.coalesce_window
+        if any(
+            new and not (d.coalesce and window) for d, new in zip(deliveries, added, strict=True)
+        ):
+            self.runner.notify()  # runnable now; a burst waits for its window (workers poll)
         return added
 
     async def counts(self) -> dict[str, int]:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     coalesce TEXT,                       -- queued jobs with one key run as one (newest state)
     absorbed TEXT                        -- JSON [[id, event, payload]...] of jobs run with this
 );
-CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (state, run_after, id);
+-- A burst of coalescable deliveries: its jobs wait until `run_after` (the last delivery plus
+-- the window, but no later than the first plus MAX_COALESCE_WAIT). Gone once claimed.
+-- Coalescable jobs are claimed through their burst only, so a claim never walks them.
+CREATE TABLE IF NOT EXISTS bursts (
+    coalesce TEXT PRIMARY KEY,
+    repo TEXT NOT NULL,
+    run_after REAL NOT NULL,
+    first_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bursts_ready ON bursts (run_after);
 -- Things the bot has met once and for all (a GitLab project it onboarded); never pruned.
 CREATE TABLE IF NOT EXISTS sightings (
     key TEXT PRIMARY KEY,
@@ -111,6 +120,9 @@ class JobStore:
         for column, statement in MIGRATIONS.items():
             if column not in columns:
                 db.execute(statement)
+        # Queued jobs in order, plain ones apart from each burst's (a claim walks neither).
+        db.execute("CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, coalesce, id)")
+        db.execute("DROP INDEX IF EXISTS jobs_ready")
         self._db = db
 
     async def close(self) -> None:
@@ -140,6 +152,8 @@ class JobStore:
             self._pending.append((delivery, futures[-1]))
         if self._flusher is None or self._flusher.done():
             self._flusher = loop.create_task(self._flush())
+        if len(futures) == 1:  # the usual case: one webhook, one delivery
+            return [await futures[0]]
         return list(await asyncio.gather(*futures))
 
     async def _flush(self) -> None:
@@ -154,41 +168,58 @@ class JobStore:
             for (_, future), added in zip(batch, inserted, strict=True):
                 future.set_result(added)
 
-    def _insert(self, deliveries: Iterable[Delivery]) -> list[bool]:
+    def _insert(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """One transaction for a batch: which keys are known (one query per 500), then every
+        new delivery in one statement, then each burst's wait."""
         db = self._require()
         now = time.time()
-        added = []
         db.execute("BEGIN IMMEDIATE")
         try:
+            keys = [d.key for d in deliveries]
+            known: set[str] = set()
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT delivery FROM jobs WHERE delivery IN ({marks})"
+                known.update(row[0] for row in db.execute(query, chunk))
+            added, rows, bursts = [], [], {}
             for d in deliveries:
-                if d.first_sighting is not None:
-                    cursor = db.execute(
-                        "INSERT OR IGNORE INTO sightings (key, seen_at) VALUES (?, ?)",
-                        (d.first_sighting, now),
+                new = d.key not in known
+                if new and d.first_sighting is not None:
+                    new = (
+                        db.execute(
+                            "INSERT OR IGNORE INTO sightings (key, seen_at) VALUES (?, ?)",
+                            (d.first_sighting, now),
+                        ).rowcount
+                        == 1
                     )
-                    if cursor.rowcount != 1:
-                        added.append(False)
-                        continue
-                run_after = now + self.coalesce_window if d.coalesce else 0.0
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO jobs"
-                    " (delivery, forge, event, repo, payload, received_at, run_after, coalesce)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (d.key, d.forge, d.event, d.repo, d.payload, now, run_after, d.coalesce),
-                )
-                added.append(cursor.rowcount == 1)
-                if cursor.rowcount == 1 and d.coalesce:
-                    # The group waits for the burst to end, but not forever.
-                    db.execute(
-                        "UPDATE jobs SET run_after = MAX(run_after, MIN(?, received_at + ?))"
-                        " WHERE coalesce = ? AND state = 'queued'",
-                        (run_after, MAX_COALESCE_WAIT, d.coalesce),
-                    )
+                if new:
+                    known.add(d.key)  # the same key twice in one batch: the first one counts
+                    rows.append((d.key, d.forge, d.event, d.repo, d.payload, now, d.coalesce))
+                    if d.coalesce:
+                        bursts[d.coalesce] = d.repo
+                added.append(new)
+            db.executemany(
+                "INSERT INTO jobs (delivery, forge, event, repo, payload, received_at, coalesce)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            for key, repo in bursts.items():  # each burst waits for quiet, but not forever
+                self._burst(db, key, repo, now + self.coalesce_window, now)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         return added
+
+    @staticmethod
+    def _burst(db: sqlite3.Connection, key: str, repo: str, run_after: float, now: float) -> None:
+        db.execute(
+            "INSERT INTO bursts (coalesce, repo, run_after, first_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (coalesce) DO UPDATE SET"
+            " run_after = MAX(bursts.run_after, MIN(excluded.run_after, bursts.first_at + ?))",
+            (key, repo, run_after, now, MAX_COALESCE_WAIT),
+        )
 
     # -- work -------------------------------------------------------------------------------
 
@@ -203,40 +234,25 @@ class JobStore:
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
-            row = db.execute(
-                "SELECT id, delivery, forge, event, repo, payload, attempts, last_error,"
-                " coalesce, absorbed FROM jobs"
-                f" WHERE state = 'queued' AND run_after <= ? {exclude} ORDER BY id LIMIT 1",
+            job = self._claim_plain(db, now, exclude, busy_repos)
+            burst = db.execute(
+                f"SELECT coalesce FROM bursts WHERE run_after <= ? {exclude}"
+                " ORDER BY run_after LIMIT 1",
                 (now, *busy_repos),
             ).fetchone()
-            if row is None:
+            if burst is not None:
+                first = db.execute(
+                    "SELECT MIN(id) FROM jobs WHERE coalesce = ? AND state = 'queued'",
+                    (burst[0],),
+                ).fetchone()[0]
+                if first is None:  # nothing left of it
+                    db.execute("DELETE FROM bursts WHERE coalesce = ?", (burst[0],))
+                elif job is None or first < job[0]:
+                    job = self._claim_burst(db, now, burst[0])
+            if job is None:
                 db.execute("COMMIT")
                 return None
-            job_id, key, coalesce = row[0], row[1], row[8]
-            absorbed = [tuple(entry) for entry in json.loads(row[9] or "[]")]
-            if coalesce:
-                # The newest delivery of the group becomes the job; the others ride along.
-                group = db.execute(
-                    "SELECT id, delivery, event, payload, absorbed FROM jobs"
-                    " WHERE coalesce = ? AND state = 'queued' ORDER BY id",
-                    (coalesce,),
-                ).fetchall()
-                newest = group[-1]
-                for other in group[:-1]:
-                    absorbed += [tuple(entry) for entry in json.loads(other[4] or "[]")]
-                    absorbed.append((other[0], other[2], other[3]))
-                    db.execute(
-                        "UPDATE jobs SET state = 'done', finished_at = ?, absorbed = NULL,"
-                        " last_error = ? WHERE id = ?",
-                        (now, f"coalesced into {newest[1]}", other[0]),
-                    )
-                absorbed.sort(key=lambda entry: entry[0])
-                job_id, key = newest[0], newest[1]
-                row = db.execute(
-                    "SELECT id, delivery, forge, event, repo, payload, attempts, last_error"
-                    " FROM jobs WHERE id = ?",
-                    (job_id,),
-                ).fetchone()
+            job_id, absorbed = job[0], job[-1]
             db.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, absorbed = ?"
                 " WHERE id = ?",
@@ -247,16 +263,50 @@ class JobStore:
             db.execute("ROLLBACK")
             raise
         return Job(
-            id=row[0],
-            key=key,
-            forge=row[2],
-            event=row[3],
-            repo=row[4],
-            payload=row[5],
-            attempts=row[6] + 1,
-            last_error=row[7],
-            absorbed=tuple((event, payload) for _, event, payload in absorbed),
+            id=job[0],
+            key=job[1],
+            forge=job[2],
+            event=job[3],
+            repo=job[4],
+            payload=job[5],
+            attempts=job[6] + 1,
+            last_error=job[7],
+            absorbed=tuple((event, payload) for _, event, payload in job[-1]),
         )
+
+    _COLUMNS = "id, delivery, forge, event, repo, payload, attempts, last_error, absorbed"
+
+    def _claim_plain(
+        self, db: sqlite3.Connection, now: float, exclude: str, busy: frozenset[str]
+    ) -> tuple | None:
+        """The oldest ready job that coalesces with nothing."""
+        row = db.execute(
+            f"SELECT {self._COLUMNS} FROM jobs WHERE state = 'queued' AND coalesce IS NULL"
+            f" AND run_after <= ? {exclude} ORDER BY id LIMIT 1",
+            (now, *busy),
+        ).fetchone()
+        return None if row is None else (*row[:-1], _entries(row[-1]))
+
+    def _claim_burst(self, db: sqlite3.Connection, now: float, key: str) -> tuple:
+        """A burst's newest job, standing for the others (marked done, their deliveries kept
+        in the job's `absorbed`, so that a retry still has them)."""
+        db.execute("DELETE FROM bursts WHERE coalesce = ?", (key,))
+        group = db.execute(
+            f"SELECT {self._COLUMNS} FROM jobs WHERE coalesce = ? AND state = 'queued' ORDER BY id",
+            (key,),
+        ).fetchall()
+        newest = group[-1]
+        absorbed = _entries(newest[-1])
+        for other in group[:-1]:
+            absorbed += _entries(other[-1])
+            absorbed.append((other[0], other[3], other[5]))
+            db.execute(
+                "UPDATE jobs SET state = 'done', finished_at = ?, absorbed = NULL,"
+                " last_error = ? WHERE id = ?",
+                (now, f"coalesced into {newest[1]}", other[0]),
+            )
+        absorbed.sort(key=lambda entry: entry[0])
+        return (*newest[:-1], absorbed)
 
     async def finish(self, job_id: int) -> None:
         await self._update(job_id, "done", None, finished=True)
@@ -266,10 +316,23 @@ class JobStore:
 
     async def retry(self, job_id: int, delay: float, error: str) -> None:
         def run() -> None:
-            self._require().execute(
-                "UPDATE jobs SET state = 'queued', run_after = ?, last_error = ? WHERE id = ?",
-                (time.time() + delay, error, job_id),
-            )
+            db = self._require()
+            now = time.time()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute(
+                    "UPDATE jobs SET state = 'queued', run_after = ?, last_error = ? WHERE id = ?",
+                    (now + delay, error, job_id),
+                )
+                row = db.execute(
+                    "SELECT coalesce, repo FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                if row is not None and row[0]:
+                    self._burst(db, row[0], row[1], now + delay, now)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
 
         await self._run(run)
 
@@ -287,7 +350,14 @@ class JobStore:
         """After a crash: jobs left running go back to the queue. Returns how many."""
 
         def run() -> int:
-            cursor = self._require().execute(
+            db = self._require()
+            now = time.time()
+            for key, repo in db.execute(
+                "SELECT DISTINCT coalesce, repo FROM jobs"
+                " WHERE state IN ('running', 'queued') AND coalesce IS NOT NULL"
+            ).fetchall():
+                self._burst(db, key, repo, 0.0, now)  # claimable through their burst again
+            cursor = db.execute(
                 "UPDATE jobs SET state = 'queued', run_after = 0 WHERE state = 'running'"
             )
             return cursor.rowcount
@@ -315,10 +385,17 @@ class JobStore:
             db = self._require()
             counts = dict.fromkeys(STATES, 0)
             counts.update(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
-            counts["ready"] = db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND run_after <= ?",
-                (time.time(),),
-            ).fetchone()[0]
+            now = time.time()
+            counts["ready"] = (
+                db.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE state = 'queued' AND coalesce IS NULL"
+                    " AND run_after <= ?",
+                    (now,),
+                ).fetchone()[0]
+                + db.execute("SELECT COUNT(*) FROM bursts WHERE run_after <= ?", (now,)).fetchone()[
+                    0
+                ]
+            )
             return counts
 
         return await self._run(run)
@@ -343,3 +420,8 @@ class JobStore:
         if self._db is None:
             raise RuntimeError("the job store is not open")
         return self._db
+
+
+def _entries(absorbed: str | None) -> list[tuple[int, str, str]]:
+    """A job's `absorbed` column: (id, event, payload) of the deliveries it stands for."""
+    return [(entry[0], entry[1], entry[2]) for entry in json.loads(absorbed or "[]")]
