@@ -5,10 +5,10 @@ Work never happens here: the delivery is committed to the job store and a worker
 
 from __future__ import annotations
 
-import json
 import logging
 from urllib.parse import parse_qs
 
+import orjson
 from aiohttp import web
 from gidgethub import ValidationFailure
 from gidgethub.sansio import validate_event
@@ -41,9 +41,10 @@ async def github_webhook(request: web.Request) -> web.Response:
     delivery_id = request.headers.get("X-GitHub-Delivery")
     if not event_name or not delivery_id:
         return reply(400, "missing X-GitHub-Event or X-GitHub-Delivery")
-    payload = decode_body(request.content_type, body)
-    if payload is None:
+    decoded = decode_body(request.content_type, body)
+    if decoded is None:
         return reply(400, "the body is not a JSON object")
+    payload, text = decoded
     if event_name == "ping":
         return reply(200, "pong")
     try:
@@ -65,7 +66,7 @@ async def github_webhook(request: web.Request) -> web.Response:
         forge="github",
         event=event_name,
         repo=key,
-        payload=json.dumps(payload),
+        payload=text,
         coalesce=f"github:{coalesce}" if coalesce else None,
     )
     [added] = await bot.queue.add_all([delivery])
@@ -74,12 +75,14 @@ async def github_webhook(request: web.Request) -> web.Response:
     return reply(202, "queued", delivery=delivery_id)
 
 
-def decode_body(content_type: str, body: bytes) -> dict | None:
-    """The JSON object a delivery carries (GitHub may send it form-encoded), else None."""
+def decode_body(content_type: str, body: bytes) -> tuple[dict, str] | None:
+    """The JSON object a delivery carries (GitHub may send it form-encoded) and its text."""
     try:
         if content_type == "application/x-www-form-urlencoded":
-            body = parse_qs(body.decode("utf-8"))["payload"][0].encode("utf-8")
-        payload = json.loads(body)
-    except (ValueError, KeyError, UnicodeDecodeError):
+            text = parse_qs(body.decode("utf-8"))["payload"][0]
+        else:
+            text = body.decode("utf-8")
+        payload = orjson.loads(text)
+    except (ValueError, KeyError, UnicodeDecodeError):  # orjson.JSONDecodeError is a ValueError
         return None
-    return payload if isinstance(payload, dict) else None
+    return (payload, text) if isinstance(payload, dict) else None

@@ -43,9 +43,10 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
     event_name = request.headers.get("X-Gitlab-Event")
     if not event_name:
         return reply(400, "missing X-Gitlab-Event")
-    payload = decode_body(request.content_type, body)
-    if payload is None:
+    decoded = decode_body(request.content_type, body)
+    if decoded is None:
         return reply(400, "the body is not a JSON object")
+    payload, text = decoded
     try:
         event = gitlab_events.parse(event_name, payload)
     except gitlab_events.MalformedPayload as error:
@@ -64,7 +65,7 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
                 forge="gitlab",
                 event=event_name,
                 repo=dispatch.repo_key(event),
-                payload=json.dumps(payload),
+                payload=text,
                 coalesce=f"gitlab:{coalesce}" if coalesce else None,
             )
         )
