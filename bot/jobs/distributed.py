@@ -1,8 +1,10 @@
 """The distributed engine (REDIS_URL): arq on Redis, any number of web and worker processes.
 
-- A delivery becomes ONE arq job whose id is the delivery key: arq refuses a second job with
-  an id it holds (queued, running, or finished within `KEEP_DELIVERY`), so a redelivery is a
-  no-op. Coalescable deliveries wait `coalesce_window` and are also listed in their group.
+- A delivery becomes ONE arq job whose id is the delivery key: like arq's own `enqueue_job`,
+  the web side refuses a second job with an id arq holds (queued, running, or finished within
+  `KEEP_DELIVERY`), so a redelivery is a no-op. It writes the jobs of concurrent deliveries in
+  one atomic script (group commit). Coalescable deliveries wait `coalesce_window` and are also
+  listed in their group.
 - A worker runs a job only under its repository's lease (a Redis key with a token and a short
   expiry, renewed while the job runs): never two jobs of one repository at once, across every
   worker. A repository that is busy sends the job back for a moment.
@@ -31,7 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from arq import Worker, create_pool
 from arq.connections import ArqRedis, RedisSettings
-from arq.constants import default_queue_name, in_progress_key_prefix
+from arq.constants import (
+    default_queue_name,
+    expires_extra_ms,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+)
+from arq.jobs import serialize_job
 from arq.worker import Retry, func
 
 from bot.config import Settings
@@ -74,12 +83,43 @@ def _payloads_key(coalesce: str) -> str:
     return f"{PREFIX}group-deliveries:{coalesce}"
 
 
+# Enqueue a batch of arq jobs atomically, as `ArqRedis.enqueue_job` would one by one: a job is
+# refused when arq holds its id (queued, running, or its result kept); a first-sighting
+# delivery when its sighting is known. 11 arguments per job, after the queue's name.
+_ENQUEUE = """
+local queue = ARGV[1]
+local added = {}
+for b = 1, #ARGV - 1, 11 do
+  local id, job_key, result_key, job = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local score, expires, now = ARGV[b + 5], ARGV[b + 6], ARGV[b + 7]
+  local group, deliveries, entry, sighting = ARGV[b + 8], ARGV[b + 9], ARGV[b + 10], ARGV[b + 11]
+  local new = redis.call('EXISTS', job_key, result_key) == 0
+  if new and sighting ~= '' then new = redis.call('EXISTS', sighting) == 0 end
+  if new then
+    redis.call('PSETEX', job_key, expires, job)
+    redis.call('ZADD', queue, score, id)
+    if group ~= '' then
+      redis.call('ZADD', group, now, id)
+      redis.call('HSET', deliveries, id, entry)
+    end
+    if sighting ~= '' then redis.call('SET', sighting, '1') end
+  end
+  added[#added + 1] = new and 1 or 0
+end
+return added
+"""
+
+
 class RedisQueue:
-    """The web side: record deliveries as arq jobs."""
+    """The web side: record deliveries as arq jobs. Deliveries that arrive while a batch is
+    being written go together in the next one (one round trip, one script, atomic)."""
 
     def __init__(self, pool: ArqRedis, settings: Settings) -> None:
         self.pool = pool
         self.settings = settings
+        self._enqueue = pool.register_script(_ENQUEUE)
+        self._pending: list[tuple[Delivery, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(cls, settings: Settings) -> RedisQueue:
@@ -87,32 +127,48 @@ class RedisQueue:
         return cls(await create_pool(redis_settings(settings.redis_url)), settings)
 
     async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
-        return [await self._add(delivery) for delivery in deliveries]
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[bool]] = []
+        for delivery in deliveries:
+            futures.append(loop.create_future())
+            self._pending.append((delivery, futures[-1]))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return list(await asyncio.gather(*futures))
 
-    async def _add(self, delivery: Delivery) -> bool:
-        sighting = f"{PREFIX}sighting:{delivery.first_sighting}"
-        if delivery.first_sighting and await self.pool.exists(sighting):
-            return False
-        job = await self.pool.enqueue_job(
-            FUNCTION,
-            dataclasses.asdict(delivery),
-            _job_id=delivery.key,
-            _defer_by=self.settings.coalesce_window if delivery.coalesce else None,
-        )
-        if job is None:
-            return False  # arq holds a job with this id: a redelivery
-        if delivery.coalesce:
-            async with self.pool.pipeline(transaction=True) as pipe:
-                pipe.zadd(_group_key(delivery.coalesce), {delivery.key: time.time()})
-                pipe.hset(
-                    _payloads_key(delivery.coalesce),
-                    delivery.key,
-                    json.dumps([delivery.event, delivery.payload]),
-                )
-                await pipe.execute()
-        if delivery.first_sighting:
-            await self.pool.set(sighting, b"1")
-        return True
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                added = await self._write([delivery for delivery, _ in batch])
+            except Exception as error:  # Redis is gone: every delivery of the batch says so
+                for _, future in batch:
+                    future.set_exception(error)
+                continue
+            for (_, future), new in zip(batch, added, strict=True):
+                future.set_result(bool(new))
+
+    async def _write(self, deliveries: Sequence[Delivery]) -> list[int]:
+        now = int(time.time() * 1000)
+        window = int(self.settings.coalesce_window * 1000)
+        args: list[Any] = [default_queue_name]
+        for d in deliveries:
+            score = now + (window if d.coalesce else 0)
+            job = serialize_job(FUNCTION, (dataclasses.asdict(d),), {}, None, now)
+            args += [
+                d.key,
+                job_key_prefix + d.key,
+                result_key_prefix + d.key,
+                job,
+                score,
+                score - now + expires_extra_ms,
+                now / 1000,
+                _group_key(d.coalesce) if d.coalesce else "",
+                _payloads_key(d.coalesce) if d.coalesce else "",
+                json.dumps([d.event, d.payload]) if d.coalesce else "",
+                f"{PREFIX}sighting:{d.first_sighting}" if d.first_sighting else "",
+            ]
+        return list(await self._enqueue(args=args))
 
     async def counts(self) -> dict[str, int]:
         queued = await self.pool.zcard(default_queue_name)
@@ -131,6 +187,8 @@ class RedisQueue:
         await self.pool.ping()
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
         await self.pool.aclose()
 
 
