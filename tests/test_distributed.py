@@ -147,14 +147,25 @@ async def test_ten_pushes_in_a_second_make_one_advise(
     assert len(github.comments(repo, pull.number)) == 1
 
 
-async def test_readyz_reports_redis_and_metrics_show_the_queue(cluster: Cluster) -> None:
+async def test_readyz_reports_redis_and_metrics_show_the_queue(
+    cluster: Cluster, github: FakeGitHub
+) -> None:
     redis = await cluster.redis()
-    web = await cluster.web()
+    web = await cluster.web()  # and no worker: what is queued stays queued
+    repo, installation = new_repo_name("dist")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+    assert (await deliver(web, "push", push_payload(push, installation)))[0] == 202
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{web.url}/metrics") as response:
             metrics = await response.text()
+        async with session.get(f"{web.url}/readyz") as response:
+            ready = response.status
         await redis.stop()
         async with session.get(f"{web.url}/readyz") as response:
             status, answer = response.status, await response.json()
-    assert 'thoth_bot_jobs{state="queued"} 0' in metrics
+    assert "thoth_bot_queue_depth 1" in metrics
+    assert 'thoth_bot_jobs{state="queued"} 1' in metrics
+    assert 'thoth_bot_queue_engine{engine="redis"} 1' in metrics
+    assert ready == 200
     assert status == 503 and "unavailable" in answer["message"]

@@ -199,13 +199,19 @@ class JobStore:
                     if d.coalesce:
                         bursts[d.coalesce] = d.repo
                 added.append(new)
-            db.executemany(
-                "INSERT INTO jobs (delivery, forge, event, repo, payload, received_at, coalesce)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            for key, repo in bursts.items():  # each burst waits for quiet, but not forever
-                self._burst(db, key, repo, now + self.coalesce_window, now)
+            # Multi-row statements: one step each, so this thread takes the GIL back a few
+            # times per batch instead of once per row (the event loop keeps it busy).
+            for start in range(0, len(rows), 500):
+                chunk = rows[start : start + 500]
+                db.execute(
+                    "INSERT INTO jobs"
+                    " (delivery, forge, event, repo, payload, received_at, coalesce) VALUES "
+                    + ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                    [value for row in chunk for value in row],
+                )
+            waits = [(key, repo, now + self.coalesce_window, now) for key, repo in bursts.items()]
+            for start in range(0, len(waits), 500):  # each burst waits for quiet, not forever
+                self._bursts(db, waits[start : start + 500])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -213,12 +219,18 @@ class JobStore:
         return added
 
     @staticmethod
-    def _burst(db: sqlite3.Connection, key: str, repo: str, run_after: float, now: float) -> None:
+    def _bursts(db: sqlite3.Connection, waits: Sequence[tuple[str, str, float, float]]) -> None:
+        """(coalesce, repo, run_after, now): each burst runs after the latest `run_after` it
+        was given, but no later than MAX_COALESCE_WAIT after it began."""
+        if not waits:
+            return
         db.execute(
-            "INSERT INTO bursts (coalesce, repo, run_after, first_at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (coalesce) DO UPDATE SET"
-            " run_after = MAX(bursts.run_after, MIN(excluded.run_after, bursts.first_at + ?))",
-            (key, repo, run_after, now, MAX_COALESCE_WAIT),
+            "INSERT INTO bursts (coalesce, repo, run_after, first_at) VALUES "
+            + ",".join(["(?, ?, ?, ?)"] * len(waits))
+            + " ON CONFLICT (coalesce) DO UPDATE SET run_after ="
+            " MAX(bursts.run_after,"
+            f" MIN(excluded.run_after, bursts.first_at + {MAX_COALESCE_WAIT}))",
+            [value for wait in waits for value in wait],
         )
 
     # -- work -------------------------------------------------------------------------------
@@ -328,7 +340,7 @@ class JobStore:
                     "SELECT coalesce, repo FROM jobs WHERE id = ?", (job_id,)
                 ).fetchone()
                 if row is not None and row[0]:
-                    self._burst(db, row[0], row[1], now + delay, now)
+                    self._bursts(db, [(row[0], row[1], now + delay, now)])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -352,11 +364,14 @@ class JobStore:
         def run() -> int:
             db = self._require()
             now = time.time()
-            for key, repo in db.execute(
+            groups = db.execute(
                 "SELECT DISTINCT coalesce, repo FROM jobs"
                 " WHERE state IN ('running', 'queued') AND coalesce IS NOT NULL"
-            ).fetchall():
-                self._burst(db, key, repo, 0.0, now)  # claimable through their burst again
+            ).fetchall()
+            for start in range(0, len(groups), 500):  # claimable through their burst again
+                self._bursts(
+                    db, [(key, repo, 0.0, now) for key, repo in groups[start : start + 500]]
+                )
             cursor = db.execute(
                 "UPDATE jobs SET state = 'queued', run_after = 0 WHERE state = 'running'"
             )
