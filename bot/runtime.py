@@ -7,10 +7,8 @@ job: payloads -> one forge-neutral event -> `handlers.dispatch.handle`.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 
@@ -19,16 +17,16 @@ from bot.config import Settings
 from bot.github import events as github_events
 from bot.github.auth import GitHubAppAuth
 from bot.github.forge import GitHubForge, installation_repositories
-from bot.gitlab import events as gitlab_events
 from bot.gitlab.client import GitLabClient
 from bot.gitlab.forge import GitLabForge
+from bot.jobs import records
 from bot.jobs.queue import EmbeddedQueue, Queue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, Job, JobStore
 from handlers import dispatch
 from handlers.adviser import Adviser
 from handlers.context import Context, Policy
-from handlers.events import Event, coalesce
+from handlers.events import Event, OnboardEvent, coalesce
 from handlers.forge import Forge
 
 log = logging.getLogger(__name__)
@@ -111,12 +109,18 @@ class Bot:
         """Run a job: its delivery (and those coalesced into it) as ONE event for the handlers."""
         if not self._configured(job.forge):
             raise PermanentJobError(f"no forge {job.forge!r} is configured")
-        parsed = [await self._event(job, name, json.loads(body)) for name, body in job.deliveries]
-        events = [event for event in parsed if event is not None]
+        events: list[Event] = []
+        installation = None
+        for name, payload in job.deliveries:
+            record, installation = records.decode(payload, forge=job.forge, event_name=name)
+            if isinstance(record, github_events.InstallationChange):
+                await self._installation_changed(job, record)
+            elif record is not None:
+                events.append(record)
         if not events:
             return
         ctx = Context(
-            forge=await self._forge(job),
+            forge=await self._forge(job.forge, installation),
             adviser=self.adviser,
             policy=self.policy,
             last_attempt=last_attempt,
@@ -137,26 +141,15 @@ class Bot:
             forge == "gitlab" and self.gitlab is not None
         )
 
-    async def _forge(self, job: Job) -> Forge:
-        if job.forge == "gitlab":
+    async def _forge(self, forge: str, installation: int | None) -> Forge:
+        if forge == "gitlab":
             assert self.gitlab is not None
             return GitLabForge(self.gitlab)
         assert self.github is not None
-        installation = github_events.installation_id(json.loads(job.payload))
         if installation is None:
             raise PermanentJobError("the delivery names no App installation")
         api = await self.github.installation_api(installation)
         return GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
-
-    async def _event(self, job: Job, name: str, payload: dict[str, Any]) -> Event | None:
-        """The forge-neutral event of one delivery; installation changes are handled here."""
-        if job.forge == "gitlab":
-            return gitlab_events.parse(name, payload)
-        event = github_events.parse(name, payload)
-        if isinstance(event, github_events.InstallationChange):
-            await self._installation_changed(job, event)
-            return None
-        return event
 
     async def _installation_changed(
         self, job: Job, change: github_events.InstallationChange
@@ -178,11 +171,9 @@ class Bot:
                 Delivery(
                     key=f"{job.key}:{name}",
                     forge="github",
-                    event=github_events.ONBOARD_EVENT,
+                    event="onboard",
                     repo=name,
-                    payload=json.dumps(
-                        {"installation": {"id": installation}, "repository": {"full_name": name}}
-                    ),
+                    payload=records.encode(OnboardEvent(full_name=name), installation=installation),
                     coalesce=f"github:onboard:{name}",
                 )
                 for name in names

@@ -14,6 +14,7 @@ from gidgethub import ValidationFailure
 from gidgethub.sansio import validate_event
 
 from bot.github import events as github_events
+from bot.jobs import records
 from bot.jobs.store import Delivery
 from bot.web.replies import reply
 from bot.web.state import BOT_KEY
@@ -44,7 +45,7 @@ async def github_webhook(request: web.Request) -> web.Response:
     decoded = decode_body(request.content_type, body)
     if decoded is None:
         return reply(400, "the body is not a JSON object")
-    payload, text = decoded
+    payload = decoded
     if event_name == "ping":
         return reply(200, "pong")
     try:
@@ -64,9 +65,9 @@ async def github_webhook(request: web.Request) -> web.Response:
     delivery = Delivery(
         key=f"github:{delivery_id}",
         forge="github",
-        event=event_name,
+        event=records.kind(event),
         repo=key,
-        payload=text,
+        payload=records.encode(event, installation=github_events.installation_id(payload)),
         coalesce=f"github:{coalesce}" if coalesce else None,
     )
     [added] = await bot.queue.add_all([delivery])
@@ -75,14 +76,12 @@ async def github_webhook(request: web.Request) -> web.Response:
     return reply(202, "queued", delivery=delivery_id)
 
 
-def decode_body(content_type: str, body: bytes) -> tuple[dict, str] | None:
-    """The JSON object a delivery carries (GitHub may send it form-encoded) and its text."""
+def decode_body(content_type: str, body: bytes) -> dict | None:
+    """The JSON object a delivery carries (GitHub may send it form-encoded), else None."""
     try:
         if content_type == "application/x-www-form-urlencoded":
-            text = parse_qs(body.decode("utf-8"))["payload"][0]
-        else:
-            text = body.decode("utf-8")
-        payload = orjson.loads(text)
+            body = parse_qs(body.decode("utf-8"))["payload"][0].encode("utf-8")
+        payload = orjson.loads(body)
     except (ValueError, KeyError, UnicodeDecodeError):  # orjson.JSONDecodeError is a ValueError
         return None
-    return (payload, text) if isinstance(payload, dict) else None
+    return payload if isinstance(payload, dict) else None

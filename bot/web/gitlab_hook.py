@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 
 from aiohttp import web
 
 from bot.gitlab import events as gitlab_events
+from bot.jobs import records
 from bot.jobs.store import Delivery
 from bot.signing import verify_standard_webhook
 from bot.web.github_hook import decode_body
@@ -46,7 +46,7 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
     decoded = decode_body(request.content_type, body)
     if decoded is None:
         return reply(400, "the body is not a JSON object")
-    payload, text = decoded
+    payload = decoded
     try:
         event = gitlab_events.parse(event_name, payload)
     except gitlab_events.MalformedPayload as error:
@@ -63,9 +63,9 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
             Delivery(
                 key=_delivery_key(request, event_name, event, body),
                 forge="gitlab",
-                event=event_name,
+                event=records.kind(event),
                 repo=dispatch.repo_key(event),
-                payload=text,
+                payload=records.encode(event),
                 coalesce=f"gitlab:{coalesce}" if coalesce else None,
             )
         )
@@ -87,12 +87,13 @@ def _first_sighting(event_name: str, payload: dict, event: Event | None) -> Deli
     if project is None:
         return None
     project_id, path = project
+    onboard = OnboardEvent(full_name=path)
     return Delivery(
         key=f"gitlab:onboard:{project_id}",
         forge="gitlab",
-        event=gitlab_events.ONBOARD_EVENT,
+        event=records.kind(onboard),
         repo=path,
-        payload=json.dumps({"project_id": project_id, "path_with_namespace": path}),
+        payload=records.encode(onboard),
         first_sighting=f"gitlab:project:{project_id}",
         coalesce=f"gitlab:onboard:{path}",
     )
