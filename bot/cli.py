@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+import uvloop
+
 from bot.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger("thoth-bot")
@@ -128,7 +130,7 @@ def _worker(args: argparse.Namespace) -> int:
         raise ConfigError(
             "the distributed mode needs arq. Fix: pip install 'thoth-bot[distributed]'."
         ) from None
-    asyncio.run(run_worker(settings))
+    uvloop.run(run_worker(settings))
     return 0
 
 

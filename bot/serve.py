@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 
+import uvloop
 from aiohttp import web
 
 from bot.config import Settings
@@ -30,4 +31,12 @@ def build_app(settings: Settings, *, verify: bool = True) -> web.Application:
 
 
 def serve(settings: Settings, *, host: str, port: int, verify: bool = True) -> None:
-    web.run_app(build_app(settings, verify=verify), host=host, port=port, access_log=None)
+    """Serve until SIGINT/SIGTERM, on uvloop: its event loop spends about a third less time per
+    delivery than asyncio's, and cuts the tail of the time to the 202 (bench/ingest.py)."""
+    web.run_app(
+        build_app(settings, verify=verify),
+        host=host,
+        port=port,
+        access_log=None,
+        loop=uvloop.new_event_loop(),
+    )
