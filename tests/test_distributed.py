@@ -169,3 +169,67 @@ async def test_readyz_reports_redis_and_metrics_show_the_queue(
     assert 'thoth_bot_queue_engine{engine="redis"} 1' in metrics
     assert ready == 200
     assert status == 503 and "unavailable" in answer["message"]
+
+
+async def test_outages_rate_limits_and_a_thoth_down_then_up_end_in_success(
+    cluster: Cluster, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    """In worker processes: GitHub answers 502 once and 403 with Retry-After once; Thoth is
+    down for the first attempts. The push still ends in one pull request, the wait honoured."""
+    cluster.env = {**cluster.env, "THOTH_BOT_RETRY_BASE": "0.3s"}
+    await cluster.redis()
+    web = await cluster.web()
+    await cluster.worker()
+    repo, installation = new_repo_name("dist")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    github.fail("POST", rf"/repos/{repo}/git/trees$", 502)
+    github.fail(
+        "POST",
+        rf"/repos/{repo}/pulls$",
+        403,
+        headers={"Retry-After": "2"},
+        message="You have exceeded a secondary rate limit.",
+    )
+    push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+    thoth.unavailable = True
+    try:
+        assert (await deliver(web, "push", push_payload(push, installation)))[0] == 202
+        await asyncio.sleep(1.5)  # a few attempts meet a Thoth that answers 503
+    finally:
+        thoth.unavailable = False
+    await wait_for(lambda: bool(github.comments_on_open_pulls(repo)), within=60)
+
+    pulls = [t for method, path, t in github.request_times if path == f"/repos/{repo}/pulls"]
+    assert len(pulls) == 2 and pulls[1] - pulls[0] >= 2.0
+    assert [c.status for c in github.calls if c.path.endswith(f"{repo}/git/trees")][:1] == [502]
+    [pull] = github.pulls(repo)
+    assert len(github.comments(repo, pull.number)) == 1
+    retries = [
+        line
+        for line in (cluster.logs / "worker.log").read_text().splitlines()
+        if "retrying in" in line
+    ]
+    assert any("503" in line for line in retries)  # Thoth's outage was met, and retried
+
+
+async def test_thoth_down_for_good_ends_in_one_failure_issue(
+    cluster: Cluster, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    cluster.env = {**cluster.env, "THOTH_BOT_RETRY_BASE": "0.1s", "THOTH_BOT_MAX_ATTEMPTS": "3"}
+    await cluster.redis()
+    web = await cluster.web()
+    await cluster.worker()
+    repo, installation = new_repo_name("dist")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+    thoth.unavailable = True
+    try:
+        assert (await deliver(web, "push", push_payload(push, installation)))[0] == 202
+        await wait_for(lambda: bool(github.issues(repo)), within=60)
+        await asyncio.sleep(1.0)  # nothing more comes
+    finally:
+        thoth.unavailable = False
+
+    [issue] = github.issues(repo)
+    assert "503" in issue.body and "Pipfile" in issue.body
+    assert github.pulls(repo) == []
