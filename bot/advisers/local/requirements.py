@@ -1,0 +1,77 @@
+"""A Pipfile's packages as requirement lines uv resolves, as pipenv reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.adviser import AdviseError
+
+# Keys of a package table that pipenv turns into environment markers.
+MARKER_KEYS = (
+    "os_name",
+    "sys_platform",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_release",
+    "platform_system",
+    "platform_version",
+    "python_version",
+    "python_full_version",
+    "implementation_name",
+    "implementation_version",
+)
+UNLOCKABLE = ("git", "path", "file", "editable", "hg", "svn", "bzr")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: str
+    line: str  # "flask[async]>=2; sys_platform == 'linux'"
+    extras: tuple[str, ...] = ()
+    markers: str | None = None
+    index: str | None = None  # the [[source]] name a package is pinned to
+
+
+def requirements(category: str, packages: Mapping[str, Any]) -> list[Requirement]:
+    return [requirement(category, name, spec) for name, spec in packages.items()]
+
+
+def requirement(category: str, name: str, spec: Any) -> Requirement:
+    if isinstance(spec, str):
+        return Requirement(name, name + _version(spec))
+    if not isinstance(spec, Mapping):
+        raise AdviseError(f"[{category}] {name}: cannot read {spec!r} as a requirement")
+    unlockable = [key for key in UNLOCKABLE if spec.get(key)]
+    if unlockable:
+        raise AdviseError(
+            f"[{category}] {name} is a {unlockable[0]} requirement, which the embedded adviser "
+            "does not lock yet. Fix: publish it to a package index and require it by version, "
+            "or lock this Pipfile with a Thoth deployment (THOTH_HOST)."
+        )
+    extras = tuple(spec.get("extras") or ())
+    markers = _markers(spec)
+    line = name + (f"[{','.join(extras)}]" if extras else "") + _version(spec.get("version", "*"))
+    if markers:
+        line += f"; {markers}"
+    return Requirement(name, line, extras, markers, spec.get("index"))
+
+
+def _version(version: str) -> str:
+    version = version.strip()
+    if version in ("", "*"):
+        return ""
+    if version[0].isdigit():  # pipenv reads a bare version as ==
+        return f"=={version}"
+    return version
+
+
+def _markers(spec: Mapping[str, Any]) -> str | None:
+    parts = []
+    if spec.get("markers"):
+        parts.append(f"({spec['markers']})")
+    for key in MARKER_KEYS:
+        if spec.get(key):
+            parts.append(f"{key} {spec[key]}")
+    return " and ".join(parts) if parts else None

@@ -1,0 +1,134 @@
+"""uv resolves requirements for a target Python and platform (`uv pip compile`, PEP 751 output).
+
+uv runs as a subprocess per resolution, so any number of advises run at once without sharing
+state; its cache (UV_CACHE_DIR, else uv's own) makes repeated resolutions cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from handlers.adviser import AdviseError
+
+# Failures that another try may not meet (an index unreachable, a timeout).
+_TRANSIENT = re.compile(
+    r"(Failed to fetch|Could not connect|connection (refused|reset)|timed out|"
+    r"error sending request|dns error|50[234] )",
+    re.IGNORECASE,
+)
+
+
+# uv draws a tree before its messages (a multiplication sign, box-drawing corners, an arrow).
+_DECORATION = re.compile("^[\\s\u00d7\u2570\u2500\u25b6\u2502]+")
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A resolved package: its version and what the target platform can install."""
+
+    name: str
+    version: str
+    hashes: tuple[str, ...]  # "sha256:..." of every artifact the target can use
+    wheels: tuple[str, ...]  # file names of its wheels for the target
+    sdist: bool
+    index: str | None  # the index URL it came from, where uv says
+
+
+def uv_binary() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+async def resolve(
+    requirements: Sequence[str],
+    *,
+    python_version: str,
+    python_platform: str,
+    indexes: Sequence[str],
+    constraints: Sequence[str] = (),
+    limit: float = 600.0,
+) -> dict[str, Pin]:
+    """Pins by canonical name; `AdviseError` naming the conflict when there is no solution."""
+    with tempfile.TemporaryDirectory(prefix="thoth-bot-uv-") as directory:
+        work = Path(directory)
+        (work / "requirements.in").write_text("\n".join(requirements) + "\n")
+        command = [
+            uv_binary(),
+            "pip",
+            "compile",
+            "requirements.in",
+            "--format",
+            "pylock.toml",
+            "--output-file",
+            "pylock.toml",
+            "--python-version",
+            python_version,
+            "--python-platform",
+            python_platform,
+            "--no-config",
+            "--color",
+            "never",
+            "--quiet",
+            "--index-url",
+            indexes[0],
+        ]
+        for url in indexes[1:]:
+            command += ["--extra-index-url", url]
+        if constraints:
+            (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
+            command += ["--constraint", "constraints.txt"]
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=work,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"},
+        )
+        try:
+            async with asyncio.timeout(limit):
+                _, stderr = await process.communicate()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise AdviseError(f"uv did not resolve within {limit:.0f} s", retryable=True) from None
+        if process.returncode != 0:
+            message = stderr.decode(errors="replace").strip()
+            raise AdviseError(_explain(message), retryable=bool(_TRANSIENT.search(message)))
+        data = tomllib.loads((work / "pylock.toml").read_text())
+    return {canonicalize_name(entry["name"]): _pin(entry) for entry in data.get("packages", [])}
+
+
+def _pin(entry: dict) -> Pin:
+    hashes = []
+    wheels = []
+    for wheel in entry.get("wheels", []):
+        wheels.append(wheel.get("name") or wheel["url"].rsplit("/", 1)[-1])
+        hashes += [f"{kind}:{value}" for kind, value in wheel.get("hashes", {}).items()]
+    sdist = entry.get("sdist")
+    if sdist:
+        hashes += [f"{kind}:{value}" for kind, value in sdist.get("hashes", {}).items()]
+    return Pin(
+        name=entry["name"],
+        version=entry["version"],
+        hashes=tuple(sorted(set(hashes))),
+        wheels=tuple(wheels),
+        sdist=bool(sdist),
+        index=entry.get("index"),
+    )
+
+
+def _explain(message: str) -> str:
+    """uv's own words, which name the packages in conflict, without its decorations."""
+    lines = [_DECORATION.sub("", line).rstrip() for line in message.splitlines()]
+    text = " ".join(line for line in lines if line)
+    return f"the Pipfile's packages cannot be resolved: {text}" if "No solution" in text else text
