@@ -1,0 +1,200 @@
+"""A Python package index on 127.0.0.1 (PEP 503 simple pages, PEP 658 metadata), serving
+wheels and sdists the tests build: small, real archives with the tags the test asks for.
+
+    index = PackageIndex().start()
+    index.add_wheel("accel", "2.0", tag="cp311-cp311-manylinux_2_17_x86_64", requires=["purelib"])
+    index.add_sdist("slowpkg", "1.0")
+    ... uv resolves against index.simple_url ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import tarfile
+import threading
+import zipfile
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from packaging.utils import canonicalize_name
+
+from fakes.server import ThreadedServer
+
+
+@dataclass
+class Distribution:
+    filename: str
+    data: bytes
+    metadata: bytes  # the core metadata (METADATA / PKG-INFO)
+    requires_python: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Project:
+    files: list[Distribution] = field(default_factory=list)
+
+
+def _metadata(
+    name: str, version: str, requires: list[str], requires_python: str | None, spec: str
+) -> str:
+    lines = [f"Metadata-Version: {spec}", f"Name: {name}", f"Version: {version}"]
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines += [f"Requires-Dist: {requirement}" for requirement in requires]
+    return "\n".join(lines) + "\n"
+
+
+class PackageIndex(ThreadedServer):
+    name = "package-index"
+
+    def __init__(self) -> None:
+        self.projects: dict[str, Project] = {}
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        app = web.Application()
+        app.router.add_get("/simple/", self._root)
+        app.router.add_get("/simple/{project}/", self._project)
+        app.router.add_get("/files/{filename}", self._file)
+        super().__init__(app)
+
+    @property
+    def simple_url(self) -> str:
+        return f"{self.url}/simple"
+
+    # ---- building distributions -------------------------------------------------------
+
+    def add_wheel(
+        self,
+        name: str,
+        version: str,
+        *,
+        tag: str = "py3-none-any",
+        requires: list[str] | None = None,
+        requires_python: str | None = None,
+    ) -> Distribution:
+        """A wheel whose one module is `name` (a real zip with METADATA, WHEEL and RECORD)."""
+        dist = canonicalize_name(name).replace("-", "_")
+        metadata = _metadata(name, version, requires or [], requires_python, "2.1").encode()
+        info = f"{dist}-{version}.dist-info"
+        files = {
+            f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode(),
+            f"{info}/METADATA": metadata,
+            f"{info}/WHEEL": (
+                f"Wheel-Version: 1.0\nGenerator: thoth-bot-tests\n"
+                f"Root-Is-Purelib: {'true' if tag.endswith('none-any') else 'false'}\nTag: {tag}\n"
+            ).encode(),
+        }
+        record = (
+            "".join(
+                f"{path},sha256={hashlib.sha256(data).hexdigest()},{len(data)}\n"
+                for path, data in files.items()
+            )
+            + f"{info}/RECORD,,\n"
+        )
+        files[f"{info}/RECORD"] = record.encode()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path, data in files.items():
+                archive.writestr(path, data)
+        return self._add(
+            name,
+            Distribution(
+                f"{dist}-{version}-{tag}.whl", buffer.getvalue(), metadata, requires_python
+            ),
+        )
+
+    def add_sdist(
+        self,
+        name: str,
+        version: str,
+        *,
+        requires: list[str] | None = None,
+        requires_python: str | None = None,
+    ) -> Distribution:
+        """An sdist with static metadata (PKG-INFO 2.2, a [project] table): resolvable without
+        building, as on PyPI for modern packages."""
+        dist = canonicalize_name(name).replace("-", "_")
+        metadata = _metadata(name, version, requires or [], requires_python, "2.2").encode()
+        dependencies = ", ".join(f'"{requirement}"' for requirement in requires or [])
+        pyproject = (
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+            f"dependencies = [{dependencies}]\n"
+        ).encode()
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path, data in {
+                "PKG-INFO": metadata,
+                "pyproject.toml": pyproject,
+                f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode(),
+            }.items():
+                entry = tarfile.TarInfo(f"{dist}-{version}/{path}")
+                entry.size = len(data)
+                archive.addfile(entry, io.BytesIO(data))
+        return self._add(
+            name,
+            Distribution(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata, requires_python),
+        )
+
+    def _add(self, name: str, distribution: Distribution) -> Distribution:
+        with self._lock:
+            project = self.projects.setdefault(canonicalize_name(name), Project())
+            project.files = [f for f in project.files if f.filename != distribution.filename]
+            project.files.append(distribution)
+        return distribution
+
+    def hashes(self, name: str, version: str) -> set[str]:
+        """sha256 of every file of one release."""
+        dist = canonicalize_name(name).replace("-", "_")
+        return {
+            f"sha256:{f.sha256}"
+            for f in self.projects[canonicalize_name(name)].files
+            if f.filename.startswith(f"{dist}-{version}-")
+            or f.filename == f"{dist}-{version}.tar.gz"
+        }
+
+    # ---- serving ----------------------------------------------------------------------
+
+    async def _root(self, request: web.Request) -> web.Response:
+        links = "".join(f'<a href="/simple/{name}/">{name}</a>\n' for name in sorted(self.projects))
+        return web.Response(
+            text=f"<!DOCTYPE html><html><body>{links}</body></html>", content_type="text/html"
+        )
+
+    async def _project(self, request: web.Request) -> web.Response:
+        name = canonicalize_name(request.match_info["project"])
+        self.requests.append(f"simple/{name}")
+        project = self.projects.get(name)
+        if project is None:
+            raise web.HTTPNotFound()
+        links = []
+        for f in project.files:
+            attributes = f' data-core-metadata="sha256={hashlib.sha256(f.metadata).hexdigest()}"'
+            attributes += (
+                f' data-dist-info-metadata="sha256={hashlib.sha256(f.metadata).hexdigest()}"'
+            )
+            if f.requires_python:
+                attributes += f' data-requires-python="{html.escape(f.requires_python)}"'
+            links.append(
+                f'<a href="/files/{f.filename}#sha256={f.sha256}"{attributes}>{f.filename}</a>'
+            )
+        body = "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>"
+        return web.Response(text=body, content_type="text/html")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        filename = request.match_info["filename"]
+        self.requests.append(f"files/{filename}")
+        metadata = filename.endswith(".metadata")
+        wanted = filename.removesuffix(".metadata")
+        for project in self.projects.values():
+            for f in project.files:
+                if f.filename == wanted:
+                    return web.Response(body=f.metadata if metadata else f.data)
+        raise web.HTTPNotFound()

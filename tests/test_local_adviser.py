@@ -1,0 +1,213 @@
+"""The embedded adviser (SPEC §8): uv resolving a Pipfile for a node class's Python and
+platform against a package index on 127.0.0.1 that serves wheels and sdists the tests build."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import payloads
+import pytest
+from fakes.github import FakeGitHub
+from fakes.index import PackageIndex
+from harness import LOCK_BRANCH, BotUnderTest, new_repo_name
+from tools import pipenv_verify
+
+from bot.advisers.local import LocalAdviser
+from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Hardware, NodeClass
+from handlers.lockfile import encode_lock
+
+X86 = NodeClass(
+    name="cpu-x86",
+    hardware=Hardware(cpu_family=6, cpu_model=85, cpu_flags=("avx", "avx2")),
+    python_version="3.11",
+    platform="linux-x86_64",
+    os_name="rhel",
+    os_version="9",
+)
+ARM = NodeClass(
+    name="arm-graviton",
+    hardware=Hardware(cpu_flags=("neon",)),
+    python_version="3.11",
+    platform="linux-aarch64",
+    os_name="rhel",
+    os_version="9",
+)
+
+
+@pytest.fixture(scope="module")
+def index() -> Iterator[PackageIndex]:
+    packages = PackageIndex().start()
+    packages.add_wheel("purelib", "0.9")
+    packages.add_wheel("purelib", "1.0")
+    packages.add_wheel("accel", "1.0", requires=["purelib"])
+    for machine in ("x86_64", "aarch64"):
+        packages.add_wheel("accel", "1.0", tag=f"cp311-cp311-manylinux_2_17_{machine}")
+    # 2.0 was built for x86_64 only, and for Python 3.11 only.
+    packages.add_wheel(
+        "accel", "2.0", tag="cp311-cp311-manylinux_2_17_x86_64", requires=["purelib>=1"]
+    )
+    packages.add_wheel("accel", "2.0", tag="cp312-cp312-manylinux_2_17_x86_64")
+    packages.add_sdist("slowpkg", "1.0", requires=["purelib"])
+    packages.add_wheel("needs-old", "1.0", requires=["purelib<1"])
+    packages.add_wheel("devtool", "1.0", requires=["purelib"])
+    yield packages
+    packages.stop()
+
+
+@pytest.fixture(autouse=True)
+def uv_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+
+
+def pipfile(index: PackageIndex, packages: str, dev: str = "") -> str:
+    return (
+        f'[[source]]\nurl = "{index.simple_url}"\nverify_ssl = false\nname = "local"\n\n'
+        f"[packages]\n{packages}\n\n[dev-packages]\n{dev}\n\n"
+        '[requires]\npython_version = "3.11"\n'
+    )
+
+
+async def advise(text: str, node_class: NodeClass = X86) -> AdviseResult:
+    request = AdviseRequest(
+        pipfile=text,
+        pipfile_lock="",
+        environment="app",
+        node_class=node_class,
+        python_version="3.11",
+    )
+    return await LocalAdviser().advise(request)
+
+
+def verified(tmp_path: Path, name: str, text: str, result: AdviseResult) -> None:
+    """Real `pipenv verify` on the lock, written byte for byte as the bot writes it."""
+    project = tmp_path / name
+    project.mkdir()
+    (project / "Pipfile").write_text(text)
+    (project / "Pipfile.lock").write_text(encode_lock(result.lock))
+    outcome = pipenv_verify(project)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+
+
+async def test_two_node_classes_get_the_locks_their_platforms_allow(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    text = pipfile(index, 'accel = "*"')
+
+    x86, arm = await advise(text, X86), await advise(text, ARM)
+
+    assert x86.lock["default"]["accel"]["version"] == "==2.0"
+    assert arm.lock["default"]["accel"]["version"] == "==1.0"  # 2.0 has no aarch64 wheel
+    assert x86.lock["default"]["purelib"]["version"] == "==1.0"
+    # Every hash the node class can install, and none it cannot.
+    x86_files = {f.filename: f"sha256:{f.sha256}" for f in index.projects["accel"].files}
+    assert x86.lock["default"]["accel"]["hashes"] == [
+        x86_files["accel-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"]
+    ]
+    assert set(arm.lock["default"]["accel"]["hashes"]) == {
+        x86_files["accel-1.0-py3-none-any.whl"],
+        x86_files["accel-1.0-cp311-cp311-manylinux_2_17_aarch64.whl"],
+    }
+    assert x86.lock["default"]["accel"]["index"] == "local"
+    assert "aarch64" in arm.justification[0].message
+    verified(tmp_path, "x86", text, x86)
+    verified(tmp_path, "arm", text, arm)
+
+
+async def test_a_package_without_a_wheel_for_the_platform_is_a_warning(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    text = pipfile(index, 'slowpkg = "*"')
+
+    result = await advise(text)
+
+    [warning] = [g for g in result.justification if g.type == "WARNING"]
+    assert warning.message.startswith(
+        "slowpkg 1.0 has no wheel for Python 3.11 on x86_64-manylinux_2_34: the s2i build will "
+        "compile it from source"
+    )
+    assert result.lock["default"]["slowpkg"]["hashes"] == sorted(index.hashes("slowpkg", "1.0"))
+    verified(tmp_path, "sdist", text, result)
+
+
+async def test_develop_is_resolved_within_what_default_got(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    text = pipfile(index, 'purelib = "==0.9"', dev='devtool = "*"')
+
+    result = await advise(text)
+
+    assert result.lock["default"]["purelib"]["version"] == "==0.9"
+    assert result.lock["develop"]["devtool"]["version"] == "==1.0"
+    assert result.lock["develop"]["purelib"]["version"] == "==0.9"  # not the newer 1.0
+    verified(tmp_path, "dev", text, result)
+
+
+async def test_extras_markers_and_versions_as_pipenv_writes_them(index: PackageIndex) -> None:
+    text = pipfile(
+        index,
+        'accel = {version = "<2", markers = "sys_platform == \'linux\'"}\npurelib = "1.0"',
+    )
+    result = await advise(text)
+    assert result.lock["default"]["accel"]["version"] == "==1.0"
+    assert result.lock["default"]["accel"]["markers"] == "(sys_platform == 'linux')"
+    assert result.lock["default"]["purelib"]["version"] == "==1.0"  # a bare version is ==
+
+
+async def test_a_conflict_is_a_clear_error_naming_the_packages(index: PackageIndex) -> None:
+    with pytest.raises(AdviseError) as caught:
+        await advise(pipfile(index, 'needs-old = "*"\npurelib = ">=1"'))
+    message = str(caught.value)
+    assert message.startswith("the Pipfile's packages cannot be resolved")
+    assert "needs-old" in message and "purelib" in message
+    assert not caught.value.retryable
+
+
+async def test_requirements_it_cannot_lock_are_refused_with_the_fix(index: PackageIndex) -> None:
+    text = pipfile(index, 'mylib = {git = "https://example.com/mylib.git", ref = "main"}')
+    with pytest.raises(AdviseError, match=r"\[packages\] mylib is a git requirement.*Fix:"):
+        await advise(text)
+
+
+async def test_an_unreachable_index_is_worth_another_try(index: PackageIndex) -> None:
+    text = pipfile(index, 'accel = "*"').replace(index.url, "http://127.0.0.1:9")
+    with pytest.raises(AdviseError) as caught:
+        await advise(text)
+    assert caught.value.retryable
+
+
+@pytest.fixture
+def local_env(env: dict[str, str]) -> dict[str, str]:
+    """The bot as it runs without a Thoth deployment: the embedded adviser."""
+    return {k: v for k, v in env.items() if k != "THOTH_HOST"} | {"THOTH_BOT_ADVISER": "local"}
+
+
+async def test_a_push_gets_its_lock_from_the_embedded_adviser(
+    local_env: dict[str, str], github: FakeGitHub, index: PackageIndex, tmp_path: Path
+) -> None:
+    bot = await BotUnderTest.from_env(local_env).start()
+    try:
+        repo, installation = new_repo_name("local")
+        github.create_repo(
+            repo, {"Pipfile": pipfile(index, 'purelib = "*"')}, installation=installation
+        )
+        push = github.push(repo, {"Pipfile": pipfile(index, 'accel = "*"')})
+        payload = payloads.push(
+            repo, before=push.before, after=push.after, commits=[push], installation_id=installation
+        )
+        assert (await bot.deliver("push", payload))[0] == 202
+        await bot.settle()
+    finally:
+        await bot.close()
+
+    [pull] = github.pulls(repo)
+    lock = json.loads(github.file(repo, LOCK_BRANCH, "Pipfile.lock") or "")
+    assert lock["default"]["accel"]["version"] == "==2.0"  # the default node class: x86_64
+    [comment] = github.comments(repo, pull.number)
+    assert "by thoth-bot's embedded adviser" in comment.body
+    project = tmp_path / "checkout"
+    project.mkdir()
+    for name in ("Pipfile", "Pipfile.lock"):
+        (project / name).write_text(github.file(repo, LOCK_BRANCH, name) or "")
+    assert pipenv_verify(project).returncode == 0
