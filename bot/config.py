@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from bot.advisers.local.rules import RULE_SCHEMA, Rule, merge, parse_rules, shipped_rules
 from handlers.adviser import Hardware, NodeClass
 from handlers.yaml_source import YamlSource, describe_schema_error, first_schema_error
 
@@ -81,7 +82,10 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "adviser": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"timeout": {"type": ["string", "number"]}},
+            "properties": {
+                "timeout": {"type": ["string", "number"]},
+                "rules": {"type": "array", "items": RULE_SCHEMA},
+            },
         },
     },
 }
@@ -128,6 +132,9 @@ class Settings:
     coalesce_window: float = 2.0  # pushes to one branch this close together run as one job
     lease: float = 30.0  # distributed mode: a dead worker's job is taken over after this long
     warnings: tuple[str, ...] = field(default=())
+    # The embedded adviser's hardware rules: the shipped ones, with the configuration's added
+    # (a configured rule with a shipped rule's id replaces it).
+    hardware_rules: tuple[Rule, ...] = field(default_factory=shipped_rules)
 
 
 def load_settings(
@@ -188,6 +195,7 @@ def load_settings(
             env.get("THOTH_BOT_COALESCE_WINDOW", "2s"), "THOTH_BOT_COALESCE_WINDOW"
         ),
         lease=parse_duration(env.get("THOTH_BOT_LEASE", "30s"), "THOTH_BOT_LEASE"),
+        hardware_rules=merge(shipped_rules(), parse_rules(adviser.get("rules") or [])),
     )
 
 

@@ -52,7 +52,7 @@ def render_lock(lock: Mapping[str, Any], pipfile: Pipfile) -> RenderedLock:
     if "requires" not in meta:
         meta["requires"] = copy.deepcopy(pipfile.requires)
     if "sources" not in meta:
-        meta["sources"] = [_populate_source(source) for source in pipfile.sources]
+        meta["sources"] = [populate_source(source) for source in pipfile.sources]
     for section in ("default", "develop"):
         if final.get(section) is None:
             final[section] = {}
@@ -118,7 +118,7 @@ def _version(entry: Any) -> str:
     return "*"
 
 
-def _populate_source(source: Mapping[str, Any]) -> dict[str, Any]:
+def populate_source(source: Mapping[str, Any]) -> dict[str, Any]:
     """A [[source]] as pipenv's `Sources.populate_source` completes it for `_meta.sources`."""
     populated = dict(source)
     populated.setdefault("verify_ssl", "https://" in populated["url"])

@@ -22,6 +22,6 @@ def make_adviser(settings: Settings, session: aiohttp.ClientSession) -> Adviser:
             timeout=settings.advise_timeout,
         )
     else:
-        inner = LocalAdviser()
+        inner = LocalAdviser(rules=settings.hardware_rules)
     cache = SqliteAdviseCache(settings.state_dir / "advise-cache.sqlite3")
     return CachedAdviser(inner, cache, ttl=settings.cache_ttl)

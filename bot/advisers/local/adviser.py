@@ -1,36 +1,40 @@
 """`LocalAdviser`: a Pipfile.lock for a node class, made on the bot's machine with uv.
 
 `[packages]` is resolved for the node class's Python and platform against the Pipfile's own
-indexes; `[dev-packages]` then, constrained by what `[packages]` got, as pipenv does. Each
-entry carries every hash the node class can install (its wheels, and the sdist), the index it
-comes from, and the extras and markers the Pipfile gave it; `_meta` is what pipenv writes
-(`handlers/lockfile.render_lock`). Guidance says, in Thoth's
-`{type, message, link}` form, what was resolved for which hardware and which packages the s2i
-build will have to compile.
+indexes; `[dev-packages]` then, constrained by what `[packages]` got, as pipenv does. The
+hardware rules that apply to the node class and the stack (`rules.py`) add constraints, put
+an index first (a CUDA-specific one, say) and say why. Each lock entry carries every hash the
+node class can install (its wheels, and the sdist), the index it comes from, and the extras
+and markers the Pipfile gave it; `_meta` is what pipenv writes (`handlers/lockfile`). Guidance,
+in Thoth's `{type, message, link}` form, says what was resolved for which hardware, what the
+rules did, and which packages the s2i build will have to compile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
 from bot.advisers.local.platforms import python_platform
 from bot.advisers.local.requirements import Requirement, requirements
 from bot.advisers.local.resolve import Pin, resolve
+from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
-from handlers.lockfile import render_lock
-from handlers.pipfile import parse_pipfile
+from handlers.lockfile import populate_source, render_lock
+from handlers.pipfile import Pipfile, parse_pipfile
 from handlers.problems import Problem
 
-PYPI = "https://pypi.org/simple"
+PYPI_HOSTS = {"pypi.org": "files.pythonhosted.org"}  # an index's host -> where its files are
 
 
 class LocalAdviser:
     name = "local"
 
-    def __init__(self, *, limit: float = 600.0) -> None:
+    def __init__(self, *, rules: Sequence[Rule] | None = None, limit: float = 600.0) -> None:
+        self.rules = tuple(shipped_rules() if rules is None else rules)
         self.limit = limit  # seconds one uv resolution may take
 
     async def advise(self, request: AdviseRequest) -> AdviseResult:
@@ -38,47 +42,69 @@ class LocalAdviser:
             pipfile = parse_pipfile("Pipfile", request.pipfile)
         except Problem as problem:
             raise AdviseError(str(problem)) from None
-        platform = python_platform(request.node_class)
-        indexes = [str(source["url"]) for source in pipfile.sources]
+        node_class, python = request.node_class, request.python_version
+        platform = python_platform(node_class)
         default = requirements("packages", pipfile.data.get("packages", {}))
         develop = requirements("dev-packages", pipfile.data.get("dev-packages", {}))
+        names = [r.name for r in default + develop]
+        prescription = prescribe(self.rules, node_class, python, names)
+        sources = [populate_source(source) for source in pipfile.sources]
+        sources += [
+            {"name": index.name, "url": index.url, "verify_ssl": index.verify_ssl}
+            for index in prescription.indexes
+        ]
         target = {
-            "python_version": request.python_version,
+            "python_version": python,
             "python_platform": platform,
-            "indexes": indexes,
+            "default_index": str(pipfile.sources[0]["url"]),
+            "indexes": [index.url for index in prescription.indexes]
+            + [str(source["url"]) for source in pipfile.sources[1:]],
             "limit": self.limit,
         }
-        pins = await resolve([r.line for r in default], **target) if default else {}
+        rules = list(prescription.constraints)
+        pins = (
+            await resolve([r.line for r in default], constraints=rules, **target) if default else {}
+        )
         dev_pins = {}
         if develop:
-            constraints = [f"{pin.name}=={pin.version}" for pin in pins.values()]
-            dev_pins = await resolve([r.line for r in develop], constraints=constraints, **target)
-        lock = render_lock(
-            {
-                "default": _section(pins, default, pipfile.sources),
-                "develop": _section(dev_pins, develop, pipfile.sources),
-            },
-            pipfile,
-        ).lock  # with the `_meta` pipenv writes
-        where = f"Python {request.python_version} on {platform}"
+            within = rules + [f"{pin.name}=={pin.version}" for pin in pins.values()]
+            dev_pins = await resolve([r.line for r in develop], constraints=within, **target)
+        lock = _lock(pipfile, sources, pins, default, dev_pins, develop)
+        where = f"Python {python} on {platform}"
         justification = [
             Guidance(
                 "INFO",
                 f"Resolved for runtime environment {request.environment!r} on "
-                f"{request.node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
+                f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
-            *_compiled_from_source({**dev_pins, **pins}, where, indexes),
+            *prescription.guidance,
+            *_compiled_from_source({**dev_pins, **pins}, where, target["default_index"]),
         ]
         return AdviseResult(
             lock=lock,
             justification=tuple(justification),
-            stack_info=(
-                Guidance(
-                    "INFO", f"{len(pins)} packages locked in default, {len(dev_pins)} in develop."
-                ),
-            ),
+            stack_info=_stack_info(pins, dev_pins, prescription),
             backend=self.name,
+            extra={"rules": list(prescription.applied)},
         )
+
+
+def _lock(
+    pipfile: Pipfile,
+    sources: list[dict[str, Any]],
+    pins: Mapping[str, Pin],
+    default: Sequence[Requirement],
+    dev_pins: Mapping[str, Pin],
+    develop: Sequence[Requirement],
+) -> dict[str, Any]:
+    lock = {
+        "default": _section(pins, default, sources),
+        "develop": _section(dev_pins, develop, sources),
+    }
+    used = {entry["index"] for section in lock.values() for entry in section.values()}
+    own = {str(source["name"]) for source in pipfile.sources}
+    meta = {"sources": [s for s in sources if s["name"] in own or s["name"] in used]}
+    return render_lock({"_meta": meta, **lock}, pipfile).lock  # with the `_meta` pipenv writes
 
 
 def _section(
@@ -87,12 +113,12 @@ def _section(
     top = {canonicalize_name(r.name): r for r in wanted}
     section = {}
     for key, pin in sorted(pins.items()):
+        requirement = top.get(key)
         entry: dict[str, Any] = {
             "hashes": list(pin.hashes),
-            "index": _source_name(pin, top.get(key), sources),
+            "index": _source_of(pin, requirement, sources),
             "version": f"=={pin.version}",
         }
-        requirement = top.get(key)
         if requirement is not None and requirement.extras:
             entry["extras"] = sorted(requirement.extras)
         if requirement is not None and requirement.markers:
@@ -101,34 +127,59 @@ def _section(
     return section
 
 
-def _source_name(
+def _source_of(
     pin: Pin, requirement: Requirement | None, sources: Sequence[Mapping[str, Any]]
 ) -> str:
+    """The name of the source the pin's files come from (by host, the longest path first)."""
     if requirement is not None and requirement.index:
         return requirement.index
-    if pin.index:
-        for source in sources:
-            if str(source["url"]).rstrip("/") == pin.index.rstrip("/"):
-                return str(source["name"])
-    return str(sources[0]["name"])
+    best, score = str(sources[0]["name"]), -1
+    for source in sources:
+        index = urlsplit(str(source["url"]))
+        host = PYPI_HOSTS.get(index.netloc, index.netloc)
+        for url in pin.urls:
+            file = urlsplit(url)
+            if file.netloc not in (host, index.netloc):
+                continue
+            common = len(_common_prefix(index.path, file.path))
+            if common > score:
+                best, score = str(source["name"]), common
+    return best
+
+
+def _common_prefix(a: str, b: str) -> str:
+    size = 0
+    for left, right in zip(a, b, strict=False):
+        if left != right:
+            break
+        size += 1
+    return a[:size]
 
 
 def _compiled_from_source(
-    pins: Mapping[str, Pin], where: str, indexes: Sequence[str]
+    pins: Mapping[str, Pin], where: str, default_index: str
 ) -> list[Guidance]:
     """A WARNING for each package with no wheel the node class can install."""
-    warnings = []
-    for pin in sorted(pins.values(), key=lambda pin: canonicalize_name(pin.name)):
-        if pin.wheels:
-            continue
-        on_pypi = indexes[0].rstrip("/") == PYPI
-        warnings.append(
-            Guidance(
-                "WARNING",
-                f"{pin.name} {pin.version} has no wheel for {where}: the s2i build will compile "
-                "it from source, which needs a compiler and its build dependencies in the "
-                "builder image, and time.",
-                f"https://pypi.org/project/{pin.name}/{pin.version}/#files" if on_pypi else "",
-            )
+    on_pypi = urlsplit(default_index).netloc == "pypi.org"
+    return [
+        Guidance(
+            "WARNING",
+            f"{pin.name} {pin.version} has no wheel for {where}: the s2i build will compile "
+            "it from source, which needs a compiler and its build dependencies in the "
+            "builder image, and time.",
+            f"https://pypi.org/project/{pin.name}/{pin.version}/#files" if on_pypi else "",
         )
-    return warnings
+        for pin in sorted(pins.values(), key=lambda pin: canonicalize_name(pin.name))
+        if not pin.wheels
+    ]
+
+
+def _stack_info(
+    pins: Mapping[str, Pin], dev_pins: Mapping[str, Pin], prescription: Prescription
+) -> tuple[Guidance, ...]:
+    info = [
+        Guidance("INFO", f"{len(pins)} packages locked in default, {len(dev_pins)} in develop.")
+    ]
+    if prescription.applied:
+        info.append(Guidance("INFO", "Hardware rules applied: " + ", ".join(prescription.applied)))
+    return tuple(info)

@@ -40,7 +40,7 @@ class Pin:
     hashes: tuple[str, ...]  # "sha256:..." of every artifact the target can use
     wheels: tuple[str, ...]  # file names of its wheels for the target
     sdist: bool
-    index: str | None  # the index URL it came from, where uv says
+    urls: tuple[str, ...]  # where its files are (which index it came from)
 
 
 def uv_binary() -> str:
@@ -54,11 +54,16 @@ async def resolve(
     *,
     python_version: str,
     python_platform: str,
-    indexes: Sequence[str],
+    default_index: str,
+    indexes: Sequence[str] = (),
     constraints: Sequence[str] = (),
     limit: float = 600.0,
 ) -> dict[str, Pin]:
-    """Pins by canonical name; `AdviseError` naming the conflict when there is no solution."""
+    """Pins by canonical name; `AdviseError` naming the conflict when there is no solution.
+
+    uv looks for each package in `indexes`, in order, then in `default_index`; a package comes
+    from the first index that has it.
+    """
     with tempfile.TemporaryDirectory(prefix="thoth-bot-uv-") as directory:
         work = Path(directory)
         (work / "requirements.in").write_text("\n".join(requirements) + "\n")
@@ -79,11 +84,11 @@ async def resolve(
             "--color",
             "never",
             "--quiet",
-            "--index-url",
-            indexes[0],
+            "--default-index",
+            default_index,
         ]
-        for url in indexes[1:]:
-            command += ["--extra-index-url", url]
+        for url in indexes:
+            command += ["--index", url]
         if constraints:
             (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
             command += ["--constraint", "constraints.txt"]
@@ -111,19 +116,22 @@ async def resolve(
 def _pin(entry: dict) -> Pin:
     hashes = []
     wheels = []
+    urls = []
     for wheel in entry.get("wheels", []):
         wheels.append(wheel.get("name") or wheel["url"].rsplit("/", 1)[-1])
         hashes += [f"{kind}:{value}" for kind, value in wheel.get("hashes", {}).items()]
+        urls.append(wheel.get("url", ""))
     sdist = entry.get("sdist")
     if sdist:
         hashes += [f"{kind}:{value}" for kind, value in sdist.get("hashes", {}).items()]
+        urls.append(sdist.get("url", ""))
     return Pin(
         name=entry["name"],
         version=entry["version"],
         hashes=tuple(sorted(set(hashes))),
         wheels=tuple(wheels),
         sdist=bool(sdist),
-        index=entry.get("index"),
+        urls=tuple(url for url in urls if url),
     )
 
 

@@ -1,0 +1,195 @@
+"""The embedded adviser's hardware rules (bot/data/hardware-rules.yaml, `adviser.rules`):
+TensorFlow's CPU and CUDA needs and PyTorch's CUDA indexes, against indexes on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fakes.index import PackageIndex
+from test_local_adviser import pipfile, uv_cache, verified
+
+from bot.advisers.local import LocalAdviser
+from bot.advisers.local.rules import merge, parse_rules, shipped_rules
+from bot.config import ConfigError, load_settings
+from handlers.adviser import AdviseRequest, AdviseResult, Hardware, NodeClass
+
+__all__ = ["uv_cache"]  # the fixture, used here too
+
+X86 = "cp311-cp311-manylinux_2_17_x86_64"
+
+
+def node(name: str, flags: tuple[str, ...], gpu: str | None = None, cuda: str | None = None):
+    return NodeClass(
+        name=name,
+        hardware=Hardware(cpu_flags=flags, gpu_model=gpu),
+        python_version="3.11",
+        platform="linux-x86_64",
+        os_name="rhel",
+        os_version="9",
+        cuda_version=cuda,
+    )
+
+
+AVX512 = node("cpu-avx512", ("avx", "avx2", "avx512f"))
+AVX_ONLY = node("cpu-sandybridge", ("avx",))
+NO_AVX = node("cpu-atom", ("sse4_2",))
+A100 = node("gpu-a100", ("avx", "avx2"), gpu="NVIDIA A100-SXM4-40GB", cuda="12.2")
+GPU_NO_CUDA = node("gpu-unknown", ("avx", "avx2"), gpu="NVIDIA T4")
+
+
+@pytest.fixture(scope="module")
+def indexes() -> Iterator[dict[str, PackageIndex]]:
+    found = {name: PackageIndex().start() for name in ("pypi", "avx2", "cu121", "cpu")}
+    pypi = found["pypi"]
+    pypi.add_wheel("numpy", "1.26.4", tag=X86)
+    for version in ("1.5.0", "2.15.0", "2.16.1"):
+        pypi.add_wheel("tensorflow", version, tag=X86, requires=["numpy"])
+    pypi.add_wheel("torch", "2.5.1", tag=X86, requires=["numpy"])  # PyPI's: CUDA 12 inside
+    found["avx2"].add_wheel("tensorflow", "2.15.0+avx2", tag=X86, requires=["numpy"])
+    found["avx2"].add_wheel("tensorflow", "2.16.1+avx2", tag=X86, requires=["numpy"])
+    found["cu121"].add_wheel("torch", "2.5.1+cu121", tag="cp311-cp311-linux_x86_64")
+    found["cpu"].add_wheel("torch", "2.5.1+cpu", tag="cp311-cp311-linux_x86_64")
+    yield found
+    for index in found.values():
+        index.stop()
+
+
+@pytest.fixture(scope="module")
+def rules(indexes: dict[str, PackageIndex]):  # type: ignore[no-untyped-def]
+    """The shipped rules, with the operators' AVX2 index and PyTorch's indexes served here."""
+    configured = parse_rules(
+        [
+            {
+                "id": "tensorflow-avx2-builds",
+                "when": {"packages": ["tensorflow"], "cpu_flags": ["avx2"]},
+                "index": {"name": "tensorflow-avx2", "url": indexes["avx2"].simple_url},
+                "guidance": {"type": "INFO", "message": "TensorFlow built for AVX2."},
+            },
+            *[
+                {**entry, "index": {**entry["index"], "url": indexes[key].simple_url}}
+                for key, entry in (
+                    ("cu121", _shipped("pytorch-cu121")),
+                    ("cpu", _shipped("pytorch-cpu")),
+                )
+            ],
+        ]
+    )
+    return merge(shipped_rules(), configured)
+
+
+def _shipped(rule_id: str) -> dict:
+    import yaml
+
+    text = (Path(__file__).parent.parent / "bot/data/hardware-rules.yaml").read_text()
+    return next(rule for rule in yaml.safe_load(text)["rules"] if rule["id"] == rule_id)
+
+
+async def advise(rules, text: str, node_class: NodeClass) -> AdviseResult:  # type: ignore[no-untyped-def]
+    request = AdviseRequest(
+        pipfile=text,
+        pipfile_lock="",
+        environment="app",
+        node_class=node_class,
+        python_version="3.11",
+    )
+    return await LocalAdviser(rules=rules).advise(request)
+
+
+def messages(result: AdviseResult, kind: str | None = None) -> list[str]:
+    return [g.message for g in result.justification if kind is None or g.type == kind]
+
+
+async def test_an_avx2_class_gets_the_avx2_build_and_an_avx2_less_class_never_does(
+    indexes: dict[str, PackageIndex],
+    rules,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    text = pipfile(indexes["pypi"], 'tensorflow = "*"')
+
+    fast = await advise(rules, text, AVX512)
+    plain = await advise(rules, text, AVX_ONLY)
+
+    assert fast.lock["default"]["tensorflow"]["version"] == "==2.16.1+avx2"
+    assert fast.lock["default"]["tensorflow"]["index"] == "tensorflow-avx2"
+    assert {s["name"] for s in fast.lock["_meta"]["sources"]} == {"local", "tensorflow-avx2"}
+    assert plain.lock["default"]["tensorflow"]["version"] == "==2.16.1"
+    assert plain.lock["default"]["tensorflow"]["index"] == "local"
+    assert plain.lock["default"]["tensorflow"]["hashes"] == sorted(
+        indexes["pypi"].hashes("tensorflow", "2.16.1")
+    )
+    assert any("cpu-sandybridge has no AVX2" in m for m in messages(plain, "INFO"))
+    assert "tensorflow-no-avx2" in plain.extra["rules"]
+    verified(tmp_path, "fast", text, fast)
+    verified(tmp_path, "plain", text, plain)
+
+
+async def test_a_cpu_without_avx_is_held_below_tensorflow_1_6(
+    indexes: dict[str, PackageIndex],
+    rules,  # type: ignore[no-untyped-def]
+) -> None:
+    result = await advise(rules, pipfile(indexes["pypi"], 'tensorflow = "*"'), NO_AVX)
+    assert result.lock["default"]["tensorflow"]["version"] == "==1.5.0"
+    [warning] = messages(result, "WARNING")
+    assert "AVX instructions, which the CPUs of cpu-atom lack (its flags: sse4_2)" in warning
+
+
+async def test_tensorflow_is_held_to_the_builds_of_the_node_class_cuda(
+    indexes: dict[str, PackageIndex],
+    rules,  # type: ignore[no-untyped-def]
+) -> None:
+    result = await advise(rules, pipfile(indexes["pypi"], 'tensorflow = "*"'), A100)
+    assert result.lock["default"]["tensorflow"]["version"] == "==2.15.0+avx2"  # <2.16: CUDA 12.2
+    assert any("CUDA 12.2" in m and "gpu-a100" in m for m in messages(result, "INFO"))
+
+
+async def test_torch_comes_from_the_index_of_the_node_class_cuda_or_the_cpu_one(
+    indexes: dict[str, PackageIndex],
+    rules,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    text = pipfile(indexes["pypi"], 'torch = "*"')
+
+    gpu = await advise(rules, text, A100)
+    cpu = await advise(rules, text, AVX512)
+
+    assert gpu.lock["default"]["torch"] == {
+        "hashes": sorted(indexes["cu121"].hashes("torch", "2.5.1+cu121")),
+        "index": "pytorch-cu121",
+        "version": "==2.5.1+cu121",
+    }
+    assert cpu.lock["default"]["torch"]["version"] == "==2.5.1+cpu"
+    assert cpu.lock["default"]["torch"]["index"] == "pytorch-cpu"
+    assert any("PyTorch's CPU-only index" in m for m in messages(cpu))
+    verified(tmp_path, "gpu", text, gpu)
+
+
+async def test_a_gpu_without_cuda_is_said(indexes: dict[str, PackageIndex], rules) -> None:  # type: ignore[no-untyped-def]
+    result = await advise(rules, pipfile(indexes["pypi"], 'torch = "*"'), GPU_NO_CUDA)
+    [warning] = messages(result, "WARNING")
+    assert warning.startswith("gpu-unknown has a GPU (NVIDIA T4) but declares no CUDA version")
+    assert result.lock["default"]["torch"]["version"] == "==2.5.1"
+
+
+def test_operators_add_and_replace_rules_in_the_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    base = (Path(__file__).parent.parent / "bot/data/default-config.yaml").read_text()
+    config.write_text(
+        base
+        + "adviser:\n  rules:\n"
+        + "    - id: pytorch-cpu\n      when: {packages: [torch], gpu: false}\n"
+        + "      index: {name: mirror, url: 'https://mirror.example/torch-cpu/simple'}\n"
+        + "    - id: site-numpy\n      when: {packages: [numpy]}\n"
+        + "      constrain: {numpy: '<2'}\n"
+    )
+    settings = load_settings(config, {})
+    by_id = {rule.id: rule for rule in settings.hardware_rules}
+    assert by_id["pytorch-cpu"].index is not None
+    assert by_id["pytorch-cpu"].index.url == "https://mirror.example/torch-cpu/simple"
+    assert by_id["site-numpy"].constrain == {"numpy": "<2"}
+    assert len(settings.hardware_rules) == len(shipped_rules()) + 1
+
+    config.write_text(base + "adviser:\n  rules:\n    - id: bad\n      when: {gpu: maybe}\n")
+    with pytest.raises(ConfigError, match=r"config.yaml:\d+: .*gpu"):
+        load_settings(config, {})
