@@ -9,6 +9,7 @@ wheels and sdists the tests build: small, real archives with the tags the test a
 
 from __future__ import annotations
 
+import email.parser
 import hashlib
 import html
 import io
@@ -16,6 +17,7 @@ import tarfile
 import threading
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiohttp import web
 from packaging.utils import canonicalize_name
@@ -143,6 +145,20 @@ class PackageIndex(ThreadedServer):
             Distribution(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata, requires_python),
         )
 
+    def add_file(self, path: Path) -> Distribution:
+        """A wheel from disk (bench/advise.py serves real ones), with its METADATA for PEP 658."""
+        data = path.read_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            [metadata_path] = [
+                name
+                for name in archive.namelist()
+                if name.endswith(".dist-info/METADATA") and name.count("/") == 1
+            ]
+            metadata = archive.read(metadata_path)
+        fields = email.parser.BytesHeaderParser().parsebytes(metadata)
+        distribution = Distribution(path.name, data, metadata, fields.get("Requires-Python"))
+        return self._add(str(fields["Name"]), distribution)
+
     def _add(self, name: str, distribution: Distribution) -> Distribution:
         with self._lock:
             project = self.projects.setdefault(canonicalize_name(name), Project())
@@ -186,7 +202,10 @@ class PackageIndex(ThreadedServer):
                 f'<a href="/files/{f.filename}#sha256={f.sha256}"{attributes}>{f.filename}</a>'
             )
         body = "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>"
-        return web.Response(text=body, content_type="text/html")
+        # As PyPI does: project pages may be reused for 10 minutes, files forever.
+        return web.Response(
+            text=body, content_type="text/html", headers={"Cache-Control": "max-age=600, public"}
+        )
 
     async def _file(self, request: web.Request) -> web.Response:
         filename = request.match_info["filename"]
@@ -196,5 +215,8 @@ class PackageIndex(ThreadedServer):
         for project in self.projects.values():
             for f in project.files:
                 if f.filename == wanted:
-                    return web.Response(body=f.metadata if metadata else f.data)
+                    return web.Response(
+                        body=f.metadata if metadata else f.data,
+                        headers={"Cache-Control": "max-age=365000000, immutable, public"},
+                    )
         raise web.HTTPNotFound()

@@ -12,6 +12,7 @@ rules did, and which packages the s2i build will have to compile.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,14 +62,7 @@ class LocalAdviser:
             + [str(source["url"]) for source in pipfile.sources[1:]],
             "limit": self.limit,
         }
-        rules = list(prescription.constraints)
-        pins = (
-            await resolve([r.line for r in default], constraints=rules, **target) if default else {}
-        )
-        dev_pins = {}
-        if develop:
-            within = rules + [f"{pin.name}=={pin.version}" for pin in pins.values()]
-            dev_pins = await resolve([r.line for r in develop], constraints=within, **target)
+        pins, dev_pins = await _resolve_both(default, develop, prescription.constraints, target)
         lock = _lock(pipfile, sources, pins, default, dev_pins, develop)
         where = f"Python {python} on {platform}"
         justification = [
@@ -87,6 +81,30 @@ class LocalAdviser:
             backend=self.name,
             extra={"rules": list(prescription.applied)},
         )
+
+
+async def _resolve_both(
+    default: Sequence[Requirement],
+    develop: Sequence[Requirement],
+    rules: Sequence[str],
+    target: Mapping[str, Any],
+) -> tuple[dict[str, Pin], dict[str, Pin]]:
+    """`default`, then `develop` within what `default` got, as pipenv locks them.
+
+    Both are resolved at once; `develop` again, constrained by `default`'s pins, only when the
+    two disagree on a package they share (rare: the common case costs one resolution's time).
+    """
+
+    async def solve(wanted: Sequence[Requirement], constraints: Sequence[str]) -> dict[str, Pin]:
+        if not wanted:
+            return {}
+        return await resolve([r.line for r in wanted], constraints=constraints, **target)
+
+    pins, dev_pins = await asyncio.gather(solve(default, rules), solve(develop, rules))
+    if any(key in pins and pins[key].version != pin.version for key, pin in dev_pins.items()):
+        within = [*rules, *(f"{pin.name}=={pin.version}" for pin in pins.values())]
+        dev_pins = await solve(develop, within)
+    return pins, dev_pins
 
 
 def _lock(

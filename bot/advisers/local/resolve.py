@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import sys
 import tempfile
 import tomllib
 from collections.abc import Sequence
@@ -81,6 +82,10 @@ async def resolve(
             "--python-platform",
             python_platform,
             "--no-config",
+            # The bot's own interpreter, named: uv skips looking for one (half of a warm run).
+            # The target stays `--python-version`; this one would only build sdists' metadata.
+            "--python",
+            sys.executable,
             "--color",
             "never",
             "--quiet",
