@@ -128,8 +128,11 @@ async def test_an_avx2_class_gets_the_avx2_build_and_an_avx2_less_class_never_do
 async def test_a_cpu_without_avx_is_held_below_tensorflow_1_6(
     indexes: dict[str, PackageIndex],
     rules,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
-    result = await advise(rules, pipfile(indexes["pypi"], 'tensorflow = "*"'), NO_AVX)
+    text = pipfile(indexes["pypi"], 'tensorflow = "*"')
+    result = await advise(rules, text, NO_AVX)
+    verified(tmp_path, "no-avx", text, result)
     assert result.lock["default"]["tensorflow"]["version"] == "==1.5.0"
     [warning] = messages(result, "WARNING")
     assert "AVX instructions, which the CPUs of cpu-atom lack (its flags: sse4_2)" in warning

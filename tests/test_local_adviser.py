@@ -144,12 +144,15 @@ async def test_develop_is_resolved_within_what_default_got(
     verified(tmp_path, "dev", text, result)
 
 
-async def test_extras_markers_and_versions_as_pipenv_writes_them(index: PackageIndex) -> None:
+async def test_extras_markers_and_versions_as_pipenv_writes_them(
+    index: PackageIndex, tmp_path: Path
+) -> None:
     text = pipfile(
         index,
         'accel = {version = "<2", markers = "sys_platform == \'linux\'"}\npurelib = "1.0"',
     )
     result = await advise(text)
+    verified(tmp_path, "markers", text, result)
     assert result.lock["default"]["accel"]["version"] == "==1.0"
     assert result.lock["default"]["accel"]["markers"] == "(sys_platform == 'linux')"
     assert result.lock["default"]["purelib"]["version"] == "==1.0"  # a bare version is ==
