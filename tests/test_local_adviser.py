@@ -158,6 +158,34 @@ async def test_extras_markers_and_versions_as_pipenv_writes_them(
     assert result.lock["default"]["purelib"]["version"] == "==1.0"  # a bare version is ==
 
 
+async def test_a_package_comes_from_the_index_it_names_and_the_others_from_the_first(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    other = PackageIndex().start()
+    try:
+        other.add_wheel("accel", "9.0")  # newer, but accel does not name this index
+        other.add_wheel("inhouse", "3.0", requires=["purelib"])
+        text = pipfile(index, 'accel = "*"\ninhouse = {version = "*", index = "other"}')
+        text = text.replace(
+            "[packages]",
+            f'[[source]]\nurl = "{other.simple_url}"\nverify_ssl = false\n'
+            'name = "other"\n\n[packages]',
+        )
+
+        result = await advise(text)
+    finally:
+        other.stop()
+
+    default = result.lock["default"]
+    assert (default["inhouse"]["version"], default["inhouse"]["index"]) == ("==3.0", "other")
+    assert (default["accel"]["version"], default["accel"]["index"]) == ("==2.0", "local")
+    assert default["purelib"]["index"] == "local"
+    assert [s["name"] for s in result.lock["_meta"]["sources"]] == ["local", "other"]
+    verified(tmp_path, "two-sources", text, result)
+    with pytest.raises(AdviseError, match=r"asks for index 'elsewhere'.*Fix"):
+        await advise(pipfile(index, 'accel = {version = "*", index = "elsewhere"}'))
+
+
 async def test_a_conflict_is_a_clear_error_naming_the_packages(index: PackageIndex) -> None:
     with pytest.raises(AdviseError) as caught:
         await advise(pipfile(index, 'needs-old = "*"\npurelib = ">=1"'))

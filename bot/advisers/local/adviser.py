@@ -2,12 +2,14 @@
 
 `[packages]` is resolved for the node class's Python and platform against the Pipfile's own
 indexes; `[dev-packages]` then, constrained by what `[packages]` got, as pipenv does. The
-hardware rules that apply to the node class and the stack (`rules.py`) add constraints, put
-an index first (a CUDA-specific one, say) and say why. Each lock entry carries every hash the
-node class can install (its wheels, and the sdist), the index it comes from, and the extras
-and markers the Pipfile gave it; `_meta` is what pipenv writes (`handlers/lockfile`). Guidance,
-in Thoth's `{type, message, link}` form, says what was resolved for which hardware, what the
-rules did, and which packages the s2i build will have to compile.
+hardware rules that apply to the node class and the stack (`rules.py`) add constraints, take
+packages from an index of their own (a CUDA-specific one, say) and say why. A package comes
+from the Pipfile's first source, unless it names another (`index = "..."`), as with pipenv.
+Each lock entry carries every hash the node class can install (its wheels, and the sdist), the
+index it comes from, and the extras and markers the Pipfile gave it; `_meta` is what pipenv
+writes (`handlers/lockfile`). Guidance, in Thoth's `{type, message, link}` form, says what was
+resolved for which hardware, what the rules did, and which packages the s2i build will have
+to compile.
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
 from handlers.lockfile import populate_source, render_lock
 from handlers.pipfile import Pipfile, parse_pipfile
 from handlers.problems import Problem
-
-PYPI_HOSTS = {"pypi.org": "files.pythonhosted.org"}  # an index's host -> where its files are
 
 
 class LocalAdviser:
@@ -54,16 +54,17 @@ class LocalAdviser:
             {"name": index.name, "url": index.url, "verify_ssl": index.verify_ssl}
             for index in prescription.indexes
         ]
+        pinned = _pinned(default + develop, prescription, sources)
         target = {
             "python_version": python,
             "python_platform": platform,
-            "default_index": str(pipfile.sources[0]["url"]),
-            "indexes": [index.url for index in prescription.indexes]
-            + [str(source["url"]) for source in pipfile.sources[1:]],
+            "default_index": str(sources[0]["url"]),
+            "indexes": {str(source["name"]): str(source["url"]) for source in sources[1:]},
+            "pinned": pinned,
             "limit": self.limit,
         }
         pins, dev_pins = await _resolve_both(default, develop, prescription.constraints, target)
-        lock = _lock(pipfile, sources, pins, default, dev_pins, develop)
+        lock = _lock(pipfile, sources, pins, dev_pins, pinned)
         where = f"Python {python} on {platform}"
         justification = [
             Guidance(
@@ -72,7 +73,7 @@ class LocalAdviser:
                 f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
             *prescription.guidance,
-            *_compiled_from_source({**dev_pins, **pins}, where, target["default_index"]),
+            *_compiled_from_source({**dev_pins, **pins}, where, str(sources[0]["url"])),
         ]
         return AdviseResult(
             lock=lock,
@@ -107,17 +108,49 @@ async def _resolve_both(
     return pins, dev_pins
 
 
+def _pinned(
+    wanted: Sequence[Requirement], prescription: Prescription, sources: Sequence[Mapping[str, Any]]
+) -> dict[str, str]:
+    """Package -> the index it must come from: the Pipfile's `index = "..."`, else a rule's."""
+    names = {str(source["name"]) for source in sources}
+    primary = str(sources[0]["name"])
+    pinned: dict[str, str] = {}
+    for index in prescription.indexes:
+        for requirement in wanted:
+            if canonicalize_name(requirement.name) in index.packages:
+                pinned[canonicalize_name(requirement.name)] = index.name
+    for requirement in wanted:
+        if requirement.index is None:
+            continue
+        if requirement.index not in names:
+            raise AdviseError(
+                f"{requirement.name} asks for index {requirement.index!r}, which the Pipfile "
+                f"does not declare. Fix: add a [[source]] named {requirement.index!r}, or use "
+                f"one of {', '.join(sorted(names))}."
+            )
+        if requirement.index != primary:
+            pinned[canonicalize_name(requirement.name)] = requirement.index
+    return pinned
+
+
 def _lock(
     pipfile: Pipfile,
     sources: list[dict[str, Any]],
     pins: Mapping[str, Pin],
-    default: Sequence[Requirement],
     dev_pins: Mapping[str, Pin],
-    develop: Sequence[Requirement],
+    pinned: Mapping[str, str],
 ) -> dict[str, Any]:
-    lock = {
-        "default": _section(pins, default, sources),
-        "develop": _section(dev_pins, develop, sources),
+    wanted = {
+        section: {canonicalize_name(r.name): r for r in requirements(category, packages)}
+        for section, category, packages in (
+            ("default", "packages", pipfile.data.get("packages", {})),
+            ("develop", "dev-packages", pipfile.data.get("dev-packages", {})),
+        )
+    }
+    primary = str(sources[0]["name"])
+    lock: dict[str, Any] = {
+        section: _section(found, wanted[section], pinned, primary)
+        for section, found in (("default", pins), ("develop", dev_pins))
     }
     used = {entry["index"] for section in lock.values() for entry in section.values()}
     own = {str(source["name"]) for source in pipfile.sources}
@@ -126,15 +159,17 @@ def _lock(
 
 
 def _section(
-    pins: Mapping[str, Pin], wanted: Sequence[Requirement], sources: Sequence[Mapping[str, Any]]
+    pins: Mapping[str, Pin],
+    top: Mapping[str, Requirement],
+    pinned: Mapping[str, str],
+    primary: str,
 ) -> dict[str, Any]:
-    top = {canonicalize_name(r.name): r for r in wanted}
     section = {}
     for key, pin in sorted(pins.items()):
         requirement = top.get(key)
         entry: dict[str, Any] = {
             "hashes": list(pin.hashes),
-            "index": _source_of(pin, requirement, sources),
+            "index": pinned.get(key, primary),
             "version": f"=={pin.version}",
         }
         if requirement is not None and requirement.extras:
@@ -143,35 +178,6 @@ def _section(
             entry["markers"] = requirement.markers
         section[key] = entry
     return section
-
-
-def _source_of(
-    pin: Pin, requirement: Requirement | None, sources: Sequence[Mapping[str, Any]]
-) -> str:
-    """The name of the source the pin's files come from (by host, the longest path first)."""
-    if requirement is not None and requirement.index:
-        return requirement.index
-    best, score = str(sources[0]["name"]), -1
-    for source in sources:
-        index = urlsplit(str(source["url"]))
-        host = PYPI_HOSTS.get(index.netloc, index.netloc)
-        for url in pin.urls:
-            file = urlsplit(url)
-            if file.netloc not in (host, index.netloc):
-                continue
-            common = len(_common_prefix(index.path, file.path))
-            if common > score:
-                best, score = str(source["name"]), common
-    return best
-
-
-def _common_prefix(a: str, b: str) -> str:
-    size = 0
-    for left, right in zip(a, b, strict=False):
-        if left != right:
-            break
-        size += 1
-    return a[:size]
 
 
 def _compiled_from_source(

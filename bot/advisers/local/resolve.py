@@ -1,5 +1,8 @@
 """uv resolves requirements for a target Python and platform (`uv pip compile`, PEP 751 output).
 
+The requirements go to uv as a stand-in project's pyproject.toml: that is how uv ties a package
+to one index (`[tool.uv.sources]`, explicit indexes), as pipenv's `index = "..."` does.
+
 uv runs as a subprocess per resolution, so any number of advises run at once without sharing
 state; its cache (UV_CACHE_DIR, else uv's own) makes repeated resolutions cheap.
 """
@@ -7,12 +10,13 @@ state; its cache (UV_CACHE_DIR, else uv's own) makes repeated resolutions cheap.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import sys
 import tempfile
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,23 +60,25 @@ async def resolve(
     python_version: str,
     python_platform: str,
     default_index: str,
-    indexes: Sequence[str] = (),
+    indexes: Mapping[str, str] | None = None,
+    pinned: Mapping[str, str] | None = None,
     constraints: Sequence[str] = (),
     limit: float = 600.0,
 ) -> dict[str, Pin]:
     """Pins by canonical name; `AdviseError` naming the conflict when there is no solution.
 
-    uv looks for each package in `indexes`, in order, then in `default_index`; a package comes
-    from the first index that has it.
+    Every package comes from `default_index`, but those `pinned` to one of the other `indexes`
+    (name: URL), which come from that one only: pipenv's `index = "..."`, uv's explicit index.
     """
     with tempfile.TemporaryDirectory(prefix="thoth-bot-uv-") as directory:
         work = Path(directory)
-        (work / "requirements.in").write_text("\n".join(requirements) + "\n")
+        project = _project(requirements, python_version, indexes or {}, pinned or {})
+        (work / "pyproject.toml").write_text(project)
         command = [
             uv_binary(),
             "pip",
             "compile",
-            "requirements.in",
+            "pyproject.toml",
             "--format",
             "pylock.toml",
             "--output-file",
@@ -92,8 +98,6 @@ async def resolve(
             "--default-index",
             default_index,
         ]
-        for url in indexes:
-            command += ["--index", url]
         if constraints:
             (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
             command += ["--constraint", "constraints.txt"]
@@ -116,6 +120,37 @@ async def resolve(
             raise AdviseError(_explain(message), retryable=bool(_TRANSIENT.search(message)))
         data = tomllib.loads((work / "pylock.toml").read_text())
     return {canonicalize_name(entry["name"]): _pin(entry) for entry in data.get("packages", [])}
+
+
+PROJECT = "thoth-bot-lock-target"  # the stand-in project whose dependencies are resolved
+
+
+def _project(
+    requirements: Sequence[str],
+    python_version: str,
+    indexes: Mapping[str, str],
+    pinned: Mapping[str, str],
+) -> str:
+    """A pyproject.toml: the requirements as dependencies, pinned ones tied to their index."""
+    text = (
+        f'[project]\nname = {_string(PROJECT)}\nversion = "0"\n'
+        f"requires-python = {_string(f'=={python_version}.*')}\n"
+        f"dependencies = [{', '.join(_string(line) for line in requirements)}]\n"
+    )
+    if pinned:
+        text += "\n[tool.uv.sources]\n" + "".join(
+            f"{_string(name)} = {{ index = {_string(index)} }}\n" for name, index in pinned.items()
+        )
+    for name, url in indexes.items():
+        text += (
+            f"\n[[tool.uv.index]]\nname = {_string(name)}\nurl = {_string(url)}\nexplicit = true\n"
+        )
+    return text
+
+
+def _string(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(value)
 
 
 def _pin(entry: dict) -> Pin:

@@ -55,6 +55,7 @@ RULE_SCHEMA: dict[str, Any] = {
                 "name": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+$"},
                 "url": {"type": "string", "pattern": r"^https?://"},
                 "verify_ssl": {"type": "boolean"},
+                "packages": {"type": "array", "items": {"type": "string"}},
             },
         },
         "guidance": {
@@ -73,9 +74,12 @@ RULE_SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Index:
+    """An index the packages of a rule come from (and only from: uv's explicit index)."""
+
     name: str
     url: str
     verify_ssl: bool = True
+    packages: tuple[str, ...] = ()  # canonical names
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ class Prescription:
     """What the rules that apply to one advise ask for, together."""
 
     constraints: tuple[str, ...]  # "tensorflow<1.6"
-    indexes: tuple[Index, ...]  # searched before the Pipfile's own
+    indexes: tuple[Index, ...]  # where the packages they name come from
     guidance: tuple[Guidance, ...]
     applied: tuple[str, ...]  # rule ids
 
@@ -178,12 +182,18 @@ def parse_rules(entries: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
     for entry in entries:
         index = entry.get("index")
         guidance = entry.get("guidance")
+        packages = (index or {}).get("packages") or entry["when"].get("packages") or ()
         rules.append(
             Rule(
                 id=entry["id"],
                 when=dict(entry["when"]),
                 constrain=dict(entry.get("constrain") or {}),
-                index=Index(index["name"], index["url"], index.get("verify_ssl", True))
+                index=Index(
+                    index["name"],
+                    index["url"],
+                    index.get("verify_ssl", True),
+                    tuple(canonicalize_name(name) for name in packages),
+                )
                 if index
                 else None,
                 guidance=Guidance(guidance["type"], guidance["message"], guidance.get("link", ""))
