@@ -44,6 +44,7 @@ from arq.jobs import serialize_job
 from arq.worker import Retry, func
 
 from bot.config import Settings
+from bot.jobs.group_commit import GroupCommit
 from bot.jobs.runner import backoff, describe
 from bot.jobs.store import Delivery, Job
 
@@ -118,8 +119,7 @@ class RedisQueue:
         self.pool = pool
         self.settings = settings
         self._enqueue = pool.register_script(_ENQUEUE)
-        self._pending: list[tuple[Delivery, asyncio.Future[bool]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._commits: GroupCommit[Delivery] = GroupCommit(self._write)
 
     @classmethod
     async def connect(cls, settings: Settings) -> RedisQueue:
@@ -127,28 +127,9 @@ class RedisQueue:
         return cls(await create_pool(redis_settings(settings.redis_url)), settings)
 
     async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[bool]] = []
-        for delivery in deliveries:
-            futures.append(loop.create_future())
-            self._pending.append((delivery, futures[-1]))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
-        return list(await asyncio.gather(*futures))
+        return await self._commits.add_all(deliveries)
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                added = await self._write([delivery for delivery, _ in batch])
-            except Exception as error:  # Redis is gone: every delivery of the batch says so
-                for _, future in batch:
-                    future.set_exception(error)
-                continue
-            for (_, future), new in zip(batch, added, strict=True):
-                future.set_result(bool(new))
-
-    async def _write(self, deliveries: Sequence[Delivery]) -> list[int]:
+    async def _write(self, deliveries: list[Delivery]) -> list[bool]:
         now = int(time.time() * 1000)
         window = int(self.settings.coalesce_window * 1000)
         args: list[Any] = [default_queue_name]
@@ -168,7 +149,7 @@ class RedisQueue:
                 json.dumps([d.event, d.payload]) if d.coalesce else "",
                 f"{PREFIX}sighting:{d.first_sighting}" if d.first_sighting else "",
             ]
-        return list(await self._enqueue(args=args))
+        return [bool(new) for new in await self._enqueue(args=args)]
 
     async def counts(self) -> dict[str, int]:
         queued = await self.pool.zcard(default_queue_name)
@@ -187,8 +168,7 @@ class RedisQueue:
         await self.pool.ping()
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
+        await self._commits.drain()
         await self.pool.aclose()
 
 

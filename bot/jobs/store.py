@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.jobs.group_commit import GroupCommit
+
 T = TypeVar("T")
 
 SCHEMA = """
@@ -103,8 +105,7 @@ class JobStore:
         self.coalesce_window = coalesce_window
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore")
         self._db: sqlite3.Connection | None = None
-        self._pending: list[tuple[Delivery, asyncio.Future[bool]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._commits: GroupCommit[Delivery] = GroupCommit(self._write)
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,8 +127,7 @@ class JobStore:
         self._db = db
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
+        await self._commits.drain()
         if self._db is not None:
             await self._run(self._db.close)
             self._db = None
@@ -144,29 +144,12 @@ class JobStore:
         return added
 
     async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
-        """Record deliveries durably, in this order, in one transaction."""
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[bool]] = []
-        for delivery in deliveries:
-            futures.append(loop.create_future())
-            self._pending.append((delivery, futures[-1]))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
-        if len(futures) == 1:  # the usual case: one webhook, one delivery
-            return [await futures[0]]
-        return list(await asyncio.gather(*futures))
+        """Record deliveries durably, in this order, in one transaction (with any others that
+        arrive while a commit is in flight)."""
+        return await self._commits.add_all(deliveries)
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                inserted = await self._run(self._insert, [delivery for delivery, _ in batch])
-            except Exception as error:  # the disk is full, the file is gone...
-                for _, future in batch:
-                    future.set_exception(error)
-                continue
-            for (_, future), added in zip(batch, inserted, strict=True):
-                future.set_result(added)
+    async def _write(self, deliveries: list[Delivery]) -> list[bool]:
+        return await self._run(self._insert, deliveries)
 
     def _insert(self, deliveries: Sequence[Delivery]) -> list[bool]:
         """One transaction for a batch: which keys are known (one query per 500), then every
