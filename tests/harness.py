@@ -15,7 +15,7 @@ import sys
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 import gitlab_payloads
@@ -215,81 +215,73 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class ServeProcess:
-    """`thoth-bot serve` as its own process, as the Procfile runs it."""
+class BotProcess:
+    """`thoth-bot ARGS` as its own process, as the Procfile runs it; stderr to `log`."""
 
     def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.log = log
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self) -> ServeProcess:
+    def arguments(self) -> list[str]:
+        raise NotImplementedError
+
+    async def start(self) -> Self:
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "bot",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
+            *self.arguments(),
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=self.log.open("ab") if self.log else asyncio.subprocess.DEVNULL,
         )
+        await self.ready()
+        return self
+
+    async def ready(self) -> None:
+        """Return once the process serves (the default: at once)."""
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+class ServeProcess(BotProcess):
+    """`thoth-bot serve` (the Procfile's `web:`) on a free port."""
+
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        super().__init__(env, log)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def arguments(self) -> list[str]:
+        return ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
+
+    async def ready(self) -> None:
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
                 try:
                     async with session.get(self.url + "/readyz") as response:
                         if response.status == 200:
-                            return self
+                            return
                 except aiohttp.ClientError:
                     pass
                 await asyncio.sleep(0.05)
         raise TimeoutError("thoth-bot serve did not become ready")
 
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
 
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+class WorkerProcess(BotProcess):
+    """`thoth-bot worker` (the distributed mode's Procfile `worker:`)."""
 
-
-class WorkerProcess:
-    """`thoth-bot worker` as its own process (the distributed mode's Procfile `worker:`)."""
-
-    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
-        self.env = {**os.environ, **env}
-        self.log = log
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> WorkerProcess:
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "worker",
-            env=self.env,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=self.log.open("ab") if self.log else asyncio.subprocess.DEVNULL,
-        )
-        return self
-
-    async def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
+    def arguments(self) -> list[str]:
+        return ["worker"]
 
 
 class RedisServer:

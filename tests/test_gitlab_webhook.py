@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -136,20 +133,6 @@ async def test_gitlab_is_404_until_configured(env: dict[str, str]) -> None:
     finally:
         await running.close()
     assert status == 404 and "GITLAB_TOKEN" in answer["message"]
-
-
-def test_serve_refuses_to_start_without_the_gitlab_hook_secret(env: dict[str, str]) -> None:
-    environment = {**os.environ, **env}
-    del environment["GITLAB_WEBHOOK_SECRET"]
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve", "--port", "0"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    assert "GITLAB_WEBHOOK_SECRET is not set" in result.stderr
 
 
 async def test_replay_sends_a_gitlab_body_as_gitlab_does(

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 from fakes.index import PackageIndex
-from test_local_adviser import pipfile, uv_cache, verified
+from test_local_adviser import advise, pipfile, uv_cache, verified
 
-from bot.advisers.local import LocalAdviser
 from bot.advisers.local.rules import merge, parse_rules, shipped_rules
 from bot.config import ConfigError, load_settings
-from handlers.adviser import AdviseRequest, AdviseResult, Hardware, NodeClass
+from handlers.adviser import AdviseResult, Hardware, NodeClass
 
 __all__ = ["uv_cache"]  # the fixture, used here too
 
@@ -86,17 +85,6 @@ def _shipped(rule_id: str) -> dict:
     return next(rule for rule in yaml.safe_load(text)["rules"] if rule["id"] == rule_id)
 
 
-async def advise(rules, text: str, node_class: NodeClass) -> AdviseResult:  # type: ignore[no-untyped-def]
-    request = AdviseRequest(
-        pipfile=text,
-        pipfile_lock="",
-        environment="app",
-        node_class=node_class,
-        python_version="3.11",
-    )
-    return await LocalAdviser(rules=rules).advise(request)
-
-
 def messages(result: AdviseResult, kind: str | None = None) -> list[str]:
     return [g.message for g in result.justification if kind is None or g.type == kind]
 
@@ -108,8 +96,8 @@ async def test_an_avx2_class_gets_the_avx2_build_and_an_avx2_less_class_never_do
 ) -> None:
     text = pipfile(indexes["pypi"], 'tensorflow = "*"')
 
-    fast = await advise(rules, text, AVX512)
-    plain = await advise(rules, text, AVX_ONLY)
+    fast = await advise(text, AVX512, rules)
+    plain = await advise(text, AVX_ONLY, rules)
 
     assert fast.lock["default"]["tensorflow"]["version"] == "==2.16.1+avx2"
     assert fast.lock["default"]["tensorflow"]["index"] == "tensorflow-avx2"
@@ -131,7 +119,7 @@ async def test_a_cpu_without_avx_is_held_below_tensorflow_1_6(
     tmp_path: Path,
 ) -> None:
     text = pipfile(indexes["pypi"], 'tensorflow = "*"')
-    result = await advise(rules, text, NO_AVX)
+    result = await advise(text, NO_AVX, rules)
     verified(tmp_path, "no-avx", text, result)
     assert result.lock["default"]["tensorflow"]["version"] == "==1.5.0"
     [warning] = messages(result, "WARNING")
@@ -142,7 +130,7 @@ async def test_tensorflow_is_held_to_the_builds_of_the_node_class_cuda(
     indexes: dict[str, PackageIndex],
     rules,  # type: ignore[no-untyped-def]
 ) -> None:
-    result = await advise(rules, pipfile(indexes["pypi"], 'tensorflow = "*"'), A100)
+    result = await advise(pipfile(indexes["pypi"], 'tensorflow = "*"'), A100, rules)
     assert result.lock["default"]["tensorflow"]["version"] == "==2.15.0+avx2"  # <2.16: CUDA 12.2
     assert any("CUDA 12.2" in m and "gpu-a100" in m for m in messages(result, "INFO"))
 
@@ -154,8 +142,8 @@ async def test_torch_comes_from_the_index_of_the_node_class_cuda_or_the_cpu_one(
 ) -> None:
     text = pipfile(indexes["pypi"], 'torch = "*"')
 
-    gpu = await advise(rules, text, A100)
-    cpu = await advise(rules, text, AVX512)
+    gpu = await advise(text, A100, rules)
+    cpu = await advise(text, AVX512, rules)
 
     assert gpu.lock["default"]["torch"] == {
         "hashes": sorted(indexes["cu121"].hashes("torch", "2.5.1+cu121")),
@@ -169,7 +157,7 @@ async def test_torch_comes_from_the_index_of_the_node_class_cuda_or_the_cpu_one(
 
 
 async def test_a_gpu_without_cuda_is_said(indexes: dict[str, PackageIndex], rules) -> None:  # type: ignore[no-untyped-def]
-    result = await advise(rules, pipfile(indexes["pypi"], 'torch = "*"'), GPU_NO_CUDA)
+    result = await advise(pipfile(indexes["pypi"], 'torch = "*"'), GPU_NO_CUDA, rules)
     [warning] = messages(result, "WARNING")
     assert warning.startswith("gpu-unknown has a GPU (NVIDIA T4) but declares no CUDA version")
     assert result.lock["default"]["torch"]["version"] == "==2.5.1"

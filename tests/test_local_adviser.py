@@ -4,7 +4,7 @@ platform against a package index on 127.0.0.1 that serves wheels and sdists the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import payloads
@@ -15,6 +15,7 @@ from harness import LOCK_BRANCH, BotUnderTest, new_repo_name
 from tools import pipenv_verify
 
 from bot.advisers.local import LocalAdviser
+from bot.advisers.local.rules import Rule
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Hardware, NodeClass
 from handlers.lockfile import encode_lock
 
@@ -69,7 +70,10 @@ def pipfile(index: PackageIndex, packages: str, dev: str = "") -> str:
     )
 
 
-async def advise(text: str, node_class: NodeClass = X86) -> AdviseResult:
+async def advise(
+    text: str, node_class: NodeClass = X86, rules: Sequence[Rule] | None = None
+) -> AdviseResult:
+    """The embedded adviser's answer for runtime environment 'app' (the shipped rules)."""
     request = AdviseRequest(
         pipfile=text,
         pipfile_lock="",
@@ -77,7 +81,7 @@ async def advise(text: str, node_class: NodeClass = X86) -> AdviseResult:
         node_class=node_class,
         python_version="3.11",
     )
-    return await LocalAdviser().advise(request)
+    return await LocalAdviser(rules=rules).advise(request)
 
 
 def verified(tmp_path: Path, name: str, text: str, result: AdviseResult) -> None:

@@ -127,9 +127,12 @@ async def thoth_bot(*args: str, **env: str) -> tuple[int, str, str]:
     return process.returncode or 0, stdout.decode(), stderr.decode()
 
 
-def test_serve_refuses_to_start_without_the_webhook_secret(env: dict[str, str]) -> None:
+@pytest.mark.parametrize("secret", ["GITHUB_WEBHOOK_SECRET", "GITLAB_WEBHOOK_SECRET"])
+def test_serve_refuses_to_start_without_a_forge_webhook_secret(
+    env: dict[str, str], secret: str
+) -> None:
     environment = {**os.environ, **env}
-    del environment["GITHUB_WEBHOOK_SECRET"]
+    del environment[secret]
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve", "--port", "0"],
         env=environment,
@@ -138,7 +141,7 @@ def test_serve_refuses_to_start_without_the_webhook_secret(env: dict[str, str]) 
         timeout=60,
     )
     assert result.returncode == 2
-    assert "GITHUB_WEBHOOK_SECRET is not set" in result.stderr
+    assert f"{secret} is not set" in result.stderr
 
 
 def test_check_config(tmp_path: Path) -> None:

@@ -110,3 +110,22 @@ class GitStore:
             order.append(current)
             todo.extend(self.commits[current].parents)
         return order
+
+    def locks_changed(self, sha: str, where: str) -> list[tuple[str, str, str]]:
+        """(where@sha:path, Pipfile, Pipfile.lock) of each lock commit `sha` added or changed."""
+        commit = self.commits[sha]
+        files = self.files_at(sha)
+        before = self.files_at(commit.parents[0]) if commit.parents else {}
+        changed = []
+        for path, entry in sorted(files.items()):
+            if not path.endswith("Pipfile.lock") or before.get(path) == entry:
+                continue
+            pipfile = files.get(path.removesuffix(".lock"))
+            changed.append(
+                (
+                    f"{where}@{sha[:8]}:{path}",
+                    self.blobs[pipfile[1]].decode() if pipfile else "",
+                    self.blobs[entry[1]].decode(),
+                )
+            )
+        return changed

@@ -347,26 +347,13 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
             return list(self.repos[full_name].statuses.get(sha, []))
 
     def locks_written(self, since: int = 0) -> list[tuple[str, str, str]]:
-        """(where, Pipfile, Pipfile.lock) of every lock the App's commits since `since` wrote."""
-        written = []
+        """(where, Pipfile, Pipfile.lock) of every lock the bot's commits since `since` wrote."""
         with self._lock:
-            for full_name, sha in self.bot_commits[since:]:
-                repo = self.repos[full_name]
-                commit = repo.commits[sha]
-                files = repo.files_at(sha)
-                before = repo.files_at(commit.parents[0]) if commit.parents else {}
-                for path, entry in sorted(files.items()):
-                    if not path.endswith("Pipfile.lock") or before.get(path) == entry:
-                        continue
-                    pipfile = files.get(path.removesuffix(".lock"))
-                    written.append(
-                        (
-                            f"{full_name}@{sha[:8]}:{path}",
-                            repo.blobs[pipfile[1]].decode() if pipfile else "",
-                            repo.blobs[entry[1]].decode(),
-                        )
-                    )
-        return written
+            return [
+                lock
+                for full_name, sha in self.bot_commits[since:]
+                for lock in self.repos[full_name].locks_changed(sha, full_name)
+            ]
 
     def fail(
         self,

@@ -329,25 +329,12 @@ class FakeGitLab(ThreadedServer):
 
     def locks_written(self, since: int = 0) -> list[tuple[str, str, str]]:
         """(where, Pipfile, Pipfile.lock) of every lock the bot's commits since `since` wrote."""
-        written = []
         with self._lock:
-            for path, sha in self.bot_commits[since:]:
-                project = self.project(path)
-                commit = project.commits[sha]
-                files = project.files_at(sha)
-                before = project.files_at(commit.parents[0]) if commit.parents else {}
-                for name, entry in sorted(files.items()):
-                    if not name.endswith("Pipfile.lock") or before.get(name) == entry:
-                        continue
-                    pipfile = files.get(name.removesuffix(".lock"))
-                    written.append(
-                        (
-                            f"{path}@{sha[:8]}:{name}",
-                            project.blobs[pipfile[1]].decode() if pipfile else "",
-                            project.blobs[entry[1]].decode(),
-                        )
-                    )
-        return written
+            return [
+                lock
+                for path, sha in self.bot_commits[since:]
+                for lock in self.project(path).locks_changed(sha, path)
+            ]
 
     def fail(
         self,
