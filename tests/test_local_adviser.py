@@ -148,6 +148,18 @@ async def test_develop_is_resolved_within_what_default_got(
     verified(tmp_path, "dev", text, result)
 
 
+async def test_a_custom_category_is_locked_in_its_own_section(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    text = pipfile(index, 'purelib = "==0.9"', dev='devtool = "*"') + '\n[docs]\ndevtool = "*"\n'
+
+    result = await advise(text)
+
+    assert result.lock["docs"]["devtool"]["version"] == "==1.0"
+    assert result.lock["docs"]["purelib"]["version"] == "==0.9"  # within default, as develop
+    verified(tmp_path, "docs", text, result)
+
+
 async def test_extras_markers_and_versions_as_pipenv_writes_them(
     index: PackageIndex, tmp_path: Path
 ) -> None:

@@ -45,16 +45,15 @@ class LocalAdviser:
             raise AdviseError(str(problem)) from None
         node_class, python = request.node_class, request.python_version
         platform = python_platform(node_class)
-        default = requirements("packages", pipfile.data.get("packages", {}))
-        develop = requirements("dev-packages", pipfile.data.get("dev-packages", {}))
-        names = [r.name for r in default + develop]
-        prescription = prescribe(self.rules, node_class, python, names)
+        wanted = _wanted(pipfile)  # lock section -> requirements
+        everything = [r for section in wanted.values() for r in section]
+        prescription = prescribe(self.rules, node_class, python, [r.name for r in everything])
         sources = [populate_source(source) for source in pipfile.sources]
         sources += [
             {"name": index.name, "url": index.url, "verify_ssl": index.verify_ssl}
             for index in prescription.indexes
         ]
-        pinned = _pinned(default + develop, prescription, sources)
+        pinned = _pinned(everything, prescription, sources)
         target = {
             "python_version": python,
             "python_platform": platform,
@@ -63,8 +62,9 @@ class LocalAdviser:
             "pinned": pinned,
             "limit": self.limit,
         }
-        pins, dev_pins = await _resolve_both(default, develop, prescription.constraints, target)
-        lock = _lock(pipfile, sources, pins, dev_pins, pinned)
+        found = await _resolve_all(wanted, prescription.constraints, target)
+        lock = _lock(pipfile, sources, wanted, found, pinned)
+        every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
         where = f"Python {python} on {platform}"
         justification = [
             Guidance(
@@ -73,39 +73,52 @@ class LocalAdviser:
                 f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
             *prescription.guidance,
-            *_compiled_from_source({**dev_pins, **pins}, where, str(sources[0]["url"])),
+            *_compiled_from_source(every_pin, where, str(sources[0]["url"])),
         ]
         return AdviseResult(
             lock=lock,
             justification=tuple(justification),
-            stack_info=_stack_info(pins, dev_pins, prescription),
+            stack_info=_stack_info(found, prescription),
             backend=self.name,
             extra={"rules": list(prescription.applied)},
         )
 
 
-async def _resolve_both(
-    default: Sequence[Requirement],
-    develop: Sequence[Requirement],
-    rules: Sequence[str],
-    target: Mapping[str, Any],
-) -> tuple[dict[str, Pin], dict[str, Pin]]:
-    """`default`, then `develop` within what `default` got, as pipenv locks them.
+def _wanted(pipfile: Pipfile) -> dict[str, list[Requirement]]:
+    """Requirements per lock section: default, develop and any custom category, as pipenv."""
+    tables = {"default": "packages", "develop": "dev-packages"}
+    sections = {"default": {}, "develop": {}, **pipfile.categories}
+    return {
+        section: requirements(tables.get(section, section), packages)
+        for section, packages in sections.items()
+    }
 
-    Both are resolved at once; `develop` again, constrained by `default`'s pins, only when the
-    two disagree on a package they share (rare: the common case costs one resolution's time).
+
+async def _resolve_all(
+    wanted: Mapping[str, Sequence[Requirement]], rules: Sequence[str], target: Mapping[str, Any]
+) -> dict[str, dict[str, Pin]]:
+    """`default`, and every other section within what `default` got, as pipenv locks them.
+
+    All are resolved at once; a section again, constrained by `default`'s pins, only when it
+    disagrees with `default` on a package they share (rare: the common case costs one
+    resolution's time).
     """
 
-    async def solve(wanted: Sequence[Requirement], constraints: Sequence[str]) -> dict[str, Pin]:
-        if not wanted:
+    async def solve(section: Sequence[Requirement], constraints: Sequence[str]) -> dict[str, Pin]:
+        if not section:
             return {}
-        return await resolve([r.line for r in wanted], constraints=constraints, **target)
+        return await resolve([r.line for r in section], constraints=constraints, **target)
 
-    pins, dev_pins = await asyncio.gather(solve(default, rules), solve(develop, rules))
-    if any(key in pins and pins[key].version != pin.version for key, pin in dev_pins.items()):
-        within = [*rules, *(f"{pin.name}=={pin.version}" for pin in pins.values())]
-        dev_pins = await solve(develop, within)
-    return pins, dev_pins
+    names = list(wanted)
+    results = await asyncio.gather(*(solve(wanted[name], rules) for name in names))
+    found = dict(zip(names, results, strict=True))
+    default = found["default"]
+    within = [*rules, *(f"{pin.name}=={pin.version}" for pin in default.values())]
+    for name in names[1:]:
+        pins = found[name]
+        if any(key in default and default[key].version != pin.version for key, pin in pins.items()):
+            found[name] = await solve(wanted[name], within)
+    return found
 
 
 def _pinned(
@@ -136,21 +149,16 @@ def _pinned(
 def _lock(
     pipfile: Pipfile,
     sources: list[dict[str, Any]],
-    pins: Mapping[str, Pin],
-    dev_pins: Mapping[str, Pin],
+    wanted: Mapping[str, Sequence[Requirement]],
+    found: Mapping[str, Mapping[str, Pin]],
     pinned: Mapping[str, str],
 ) -> dict[str, Any]:
-    wanted = {
-        section: {canonicalize_name(r.name): r for r in requirements(category, packages)}
-        for section, category, packages in (
-            ("default", "packages", pipfile.data.get("packages", {})),
-            ("develop", "dev-packages", pipfile.data.get("dev-packages", {})),
-        )
-    }
     primary = str(sources[0]["name"])
     lock: dict[str, Any] = {
-        section: _section(found, wanted[section], pinned, primary)
-        for section, found in (("default", pins), ("develop", dev_pins))
+        section: _section(
+            found[section], {canonicalize_name(r.name): r for r in wanted[section]}, pinned, primary
+        )
+        for section in wanted
     }
     used = {entry["index"] for section in lock.values() for entry in section.values()}
     own = {str(source["name"]) for source in pipfile.sources}
@@ -199,11 +207,10 @@ def _compiled_from_source(
 
 
 def _stack_info(
-    pins: Mapping[str, Pin], dev_pins: Mapping[str, Pin], prescription: Prescription
+    found: Mapping[str, Mapping[str, Pin]], prescription: Prescription
 ) -> tuple[Guidance, ...]:
-    info = [
-        Guidance("INFO", f"{len(pins)} packages locked in default, {len(dev_pins)} in develop.")
-    ]
+    counts = ", ".join(f"{len(pins)} in {section}" for section, pins in found.items())
+    info = [Guidance("INFO", f"Packages locked: {counts}.")]
     if prescription.applied:
         info.append(Guidance("INFO", "Hardware rules applied: " + ", ".join(prescription.applied)))
     return tuple(info)
