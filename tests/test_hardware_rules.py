@@ -10,9 +10,11 @@ import pytest
 from fakes.index import PackageIndex
 from test_local_adviser import advise, pipfile, uv_cache, verified
 
+from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
+from bot.advisers.local import LocalAdviser
 from bot.advisers.local.rules import merge, parse_rules, shipped_rules
 from bot.config import ConfigError, load_settings
-from handlers.adviser import AdviseResult, Hardware, NodeClass
+from handlers.adviser import AdviseRequest, AdviseResult, Hardware, NodeClass
 
 __all__ = ["uv_cache"]  # the fixture, used here too
 
@@ -184,3 +186,23 @@ def test_operators_add_and_replace_rules_in_the_configuration(tmp_path: Path) ->
     config.write_text(base + "adviser:\n  rules:\n    - id: bad\n      when: {gpu: maybe}\n")
     with pytest.raises(ConfigError, match=r"config.yaml:\d+: .*gpu"):
         load_settings(config, {})
+
+
+async def test_changed_rules_do_not_get_answers_cached_under_the_old_ones(
+    indexes: dict[str, PackageIndex],
+    rules,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
+    cache = SqliteAdviseCache(tmp_path / "cache.sqlite3")
+    request = AdviseRequest(
+        pipfile=pipfile(indexes["pypi"], 'tensorflow = "*"'),
+        pipfile_lock="",
+        environment="app",
+        node_class=AVX512,
+        python_version="3.11",
+    )
+    before = await CachedAdviser(LocalAdviser(rules=shipped_rules()), cache, 3600).advise(request)
+    after = await CachedAdviser(LocalAdviser(rules=rules), cache, 3600).advise(request)
+
+    assert before.lock["default"]["tensorflow"]["version"] == "==2.16.1"
+    assert after.lock["default"]["tensorflow"]["version"] == "==2.16.1+avx2"

@@ -81,7 +81,9 @@ class CachedAdviser:
         self._ttl = ttl
 
     async def advise(self, request: AdviseRequest) -> AdviseResult:
-        key = cache_key(self.name, request)
+        # An adviser whose answers depend on its own configuration (the embedded adviser's
+        # rules) names it, so a changed configuration does not get yesterday's answers.
+        key = cache_key(f"{self.name}:{getattr(self.inner, 'fingerprint', '')}", request)
         if not request.force:
             hit = await self._store.get(key)
             if hit is not None:

@@ -15,6 +15,7 @@ to compile.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +38,8 @@ class LocalAdviser:
     def __init__(self, *, rules: Sequence[Rule] | None = None, limit: float = 600.0) -> None:
         self.rules = tuple(shipped_rules() if rules is None else rules)
         self.limit = limit  # seconds one uv resolution may take
+        # What its answers depend on besides the request (for the result cache's key).
+        self.fingerprint = hashlib.sha256(repr(self.rules).encode()).hexdigest()[:16]
 
     async def advise(self, request: AdviseRequest) -> AdviseResult:
         try:
