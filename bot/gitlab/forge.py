@@ -245,9 +245,15 @@ class GitLabForge:
             head = await self._branch(project, branch)
             if head is None or head["commit"]["id"] != parent:
                 raise ForgeError(f"branch {branch!r} moved while the bot worked", status=409)
-        commit = await self._client.run(
-            lambda gl: gl.http_post(f"/projects/{project}/repository/commits", post_data=data)
-        )
+        url = f"/projects/{project}/repository/commits"
+        try:
+            commit = await self._client.run(lambda gl: gl.http_post(url, post_data=data))
+        except ForgeError as error:
+            if branch_exists or not force or "already exists" not in str(error):
+                raise
+            # The bot's branch appeared since the snapshot (a crash, a race): rebuild it.
+            data["force"] = True
+            commit = await self._client.run(lambda gl: gl.http_post(url, post_data=data))
         return str(commit["id"])
 
     async def _present(self, project: str, sha: str, paths: Sequence[str]) -> dict[str, bool]:
