@@ -94,13 +94,7 @@ class Bot:
         await self.runner.start()
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.stop()
-        if self.store is not None:
-            await self.store.close()
-        close = getattr(self.queue, "close", None)
-        if close is not None:
-            await close()
+        await self.queue.close()
         await self.session.close()
         if self.gitlab is not None:
             self.gitlab.close()

@@ -28,6 +28,9 @@ class Queue(Protocol):
     async def ping(self) -> None:
         """Raise if the queue cannot take deliveries (for /readyz)."""
 
+    async def close(self) -> None:
+        """Stop: what is recorded stays recorded; running jobs are taken up again later."""
+
 
 class EmbeddedQueue:
     def __init__(self, store: JobStore, runner: JobRunner) -> None:
@@ -48,3 +51,7 @@ class EmbeddedQueue:
 
     async def ping(self) -> None:
         await self.store.ping()
+
+    async def close(self) -> None:
+        await self.runner.stop()
+        await self.store.close()

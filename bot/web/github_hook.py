@@ -42,10 +42,9 @@ async def github_webhook(request: web.Request) -> web.Response:
     delivery_id = request.headers.get("X-GitHub-Delivery")
     if not event_name or not delivery_id:
         return reply(400, "missing X-GitHub-Event or X-GitHub-Delivery")
-    decoded = decode_body(request.content_type, body)
-    if decoded is None:
+    payload = decode_body(request.content_type, body)
+    if payload is None:
         return reply(400, "the body is not a JSON object")
-    payload = decoded
     if event_name == "ping":
         return reply(200, "pong")
     try:

@@ -43,10 +43,9 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
     event_name = request.headers.get("X-Gitlab-Event")
     if not event_name:
         return reply(400, "missing X-Gitlab-Event")
-    decoded = decode_body(request.content_type, body)
-    if decoded is None:
+    payload = decode_body(request.content_type, body)
+    if payload is None:
         return reply(400, "the body is not a JSON object")
-    payload = decoded
     try:
         event = gitlab_events.parse(event_name, payload)
     except gitlab_events.MalformedPayload as error:
