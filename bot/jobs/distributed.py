@@ -45,7 +45,7 @@ from arq.worker import Retry, func
 
 from bot.config import Settings
 from bot.jobs.group_commit import GroupCommit
-from bot.jobs.runner import backoff, describe
+from bot.jobs.runner import describe, retry_delay
 from bot.jobs.store import Delivery, Job
 
 if TYPE_CHECKING:
@@ -240,18 +240,9 @@ async def thoth_bot_job(ctx: dict[str, Any], delivery: dict[str, Any]) -> str:
             try:
                 await bot.execute(job, last_attempt)
             except Exception as error:
-                if getattr(error, "retryable", False) and not last_attempt:
-                    delay = backoff(attempts, base=settings.retry_base)
-                    delay = max(delay, float(getattr(error, "retry_after", None) or 0.0))
-                    log.warning(
-                        "job %s (%s) failed, retrying in %.1f s: %s",
-                        own.key,
-                        own.repo,
-                        delay,
-                        error,
-                    )
+                delay = retry_delay(error, job, last_attempt=last_attempt, base=settings.retry_base)
+                if delay is not None:
                     raise Retry(defer=delay) from error
-                log.exception("job %s (%s) failed for good", own.key, own.repo)
                 await redis.incr(f"{PREFIX}jobs:failed")
                 return f"failed: {describe(error)}"
             if own.coalesce:

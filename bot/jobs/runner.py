@@ -30,6 +30,19 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0) -> float:
     return random.uniform(0.5, 1.0) * min(cap, base * 2 ** (attempt - 1))
 
 
+def retry_delay(error: Exception, job: Job, *, last_attempt: bool, base: float) -> float | None:
+    """Seconds until a failed job's next attempt, or None when it has failed for good (both
+    said in the log). Both engines decide this way."""
+    if not getattr(error, "retryable", False) or last_attempt:
+        log.error("job %s (%s) failed for good", job.key, job.repo, exc_info=error)
+        return None
+    delay = backoff(job.attempts, base=base)
+    # A forge's Retry-After or rate limit reset wins over our own back-off.
+    delay = max(delay, float(getattr(error, "retry_after", None) or 0.0))
+    log.warning("job %s (%s) failed, retrying in %.1f s: %s", job.key, job.repo, delay, error)
+    return delay
+
+
 class JobRunner:
     def __init__(
         self,
@@ -124,17 +137,10 @@ class JobRunner:
         except asyncio.CancelledError:
             raise  # shutting down: the job stays 'running' and is requeued on the next start
         except Exception as error:
-            retryable = bool(getattr(error, "retryable", False))
-            if retryable and not last_attempt:
-                delay = backoff(job.attempts, base=self._backoff_base)
-                # A forge's Retry-After or rate limit reset wins over our own back-off.
-                delay = max(delay, float(getattr(error, "retry_after", None) or 0.0))
-                log.warning(
-                    "job %s (%s) failed, retrying in %.1f s: %s", job.key, job.repo, delay, error
-                )
+            delay = retry_delay(error, job, last_attempt=last_attempt, base=self._backoff_base)
+            if delay is not None:
                 await self._store.retry(job.id, delay, describe(error))
             else:
-                log.exception("job %s (%s) failed for good", job.key, job.repo)
                 await self._store.fail(job.id, describe(error))
             return
         await self._store.finish(job.id)
