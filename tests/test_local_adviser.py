@@ -4,6 +4,9 @@ platform against a package index on 127.0.0.1 that serves wheels and sdists the 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -258,3 +261,37 @@ async def test_a_push_gets_its_lock_from_the_embedded_adviser(
     for name in ("Pipfile", "Pipfile.lock"):
         (project / name).write_text(github.file(repo, LOCK_BRANCH, name) or "")
     assert pipenv_verify(project).returncode == 0
+
+
+def test_thoth_bot_advise_uses_the_embedded_adviser_by_default(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    """`thoth-bot advise PATH --node-class NAME --write` without THOTH_HOST: embedded adviser."""
+    checkout = tmp_path / "app"
+    checkout.mkdir()
+    (checkout / "Pipfile").write_text(pipfile(index, 'accel = "*"'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THOTH_HOST", "THOTH_BOT_"))}
+    env["THOTH_BOT_STATE_DIR"] = str(tmp_path / "state")
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "advise",
+            str(checkout),
+            "--node-class",
+            "gpu-a100",
+            "--write",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "by thoth-bot's embedded adviser" in result.stdout
+    lock = json.loads((checkout / "Pipfile.lock").read_text())
+    assert lock["default"]["accel"]["version"] == "==2.0"
+    assert pipenv_verify(checkout).returncode == 0
