@@ -5,7 +5,7 @@ indexes; `[dev-packages]` then, constrained by what `[packages]` got, as pipenv 
 hardware rules that apply to the node class and the stack (`rules.py`) add constraints, take
 packages from an index of their own (a CUDA-specific one, say) and say why. A package comes
 from the Pipfile's first source, unless it names another (`index = "..."`), as with pipenv.
-Each lock entry carries every hash the node class can install (its wheels, and the sdist), the
+Each lock entry carries the hash of every artifact of its version, as pipenv's do, the
 index it comes from, and the extras and markers the Pipfile gave it; `_meta` is what pipenv
 writes (`handlers/lockfile`). Guidance, in Thoth's `{type, message, link}` form, says what was
 resolved for which hardware, what the rules did, and which packages the s2i build will have
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +31,8 @@ from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
 from handlers.lockfile import populate_source, render_lock
 from handlers.pipfile import Pipfile, parse_pipfile
 from handlers.problems import Problem
+
+log = logging.getLogger(__name__)
 
 
 class LocalAdviser:
@@ -66,7 +69,8 @@ class LocalAdviser:
             "limit": self.limit,
         }
         found = await _resolve_all(wanted, prescription.constraints, target)
-        lock = _lock(pipfile, sources, wanted, found, pinned)
+        hashes = await _every_hash(found, target)
+        lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
         where = f"Python {python} on {platform}"
         justification = [
@@ -124,6 +128,33 @@ async def _resolve_all(
     return found
 
 
+async def _every_hash(
+    found: Mapping[str, Mapping[str, Pin]], target: Mapping[str, Any]
+) -> dict[str, tuple[str, ...]]:
+    """The hash of every artifact of each locked version, as pipenv lists them (wheels for all
+    platforms, and the sdist): one universal resolution of exactly the locked versions. Where
+    it cannot be had, a package keeps the hashes its node class needs."""
+    versions: dict[str, set[str]] = {}
+    names: dict[str, str] = {}
+    for pins in found.values():
+        for key, pin in pins.items():
+            versions.setdefault(key, set()).add(pin.version)
+            names[key] = pin.name
+    exact = [f"{names[key]}=={next(iter(v))}" for key, v in sorted(versions.items()) if len(v) == 1]
+    if not exact:
+        return {}
+    try:
+        universal = await resolve(exact, **{**target, "python_platform": None})
+    except AdviseError as error:
+        log.info("keeping the node class's hashes only: %s", error)
+        return {}
+    return {
+        key: pin.hashes
+        for key, pin in universal.items()
+        if key in versions and versions[key] == {pin.version}
+    }
+
+
 def _pinned(
     wanted: Sequence[Requirement], prescription: Prescription, sources: Sequence[Mapping[str, Any]]
 ) -> dict[str, str]:
@@ -155,11 +186,16 @@ def _lock(
     wanted: Mapping[str, Sequence[Requirement]],
     found: Mapping[str, Mapping[str, Pin]],
     pinned: Mapping[str, str],
+    hashes: Mapping[str, tuple[str, ...]],
 ) -> dict[str, Any]:
     primary = str(sources[0]["name"])
     lock: dict[str, Any] = {
         section: _section(
-            found[section], {canonicalize_name(r.name): r for r in wanted[section]}, pinned, primary
+            found[section],
+            {canonicalize_name(r.name): r for r in wanted[section]},
+            pinned,
+            primary,
+            hashes,
         )
         for section in wanted
     }
@@ -174,12 +210,13 @@ def _section(
     top: Mapping[str, Requirement],
     pinned: Mapping[str, str],
     primary: str,
+    hashes: Mapping[str, tuple[str, ...]],
 ) -> dict[str, Any]:
     section = {}
     for key, pin in sorted(pins.items()):
         requirement = top.get(key)
         entry: dict[str, Any] = {
-            "hashes": list(pin.hashes),
+            "hashes": sorted(set(pin.hashes) | set(hashes.get(key, ()))),
             "index": pinned.get(key, primary),
             "version": f"=={pin.version}",
         }

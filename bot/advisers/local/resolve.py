@@ -58,7 +58,7 @@ async def resolve(
     requirements: Sequence[str],
     *,
     python_version: str,
-    python_platform: str,
+    python_platform: str | None,
     default_index: str,
     indexes: Mapping[str, str] | None = None,
     pinned: Mapping[str, str] | None = None,
@@ -69,6 +69,7 @@ async def resolve(
 
     Every package comes from `default_index`, but those `pinned` to one of the other `indexes`
     (name: URL), which come from that one only: pipenv's `index = "..."`, uv's explicit index.
+    Without a `python_platform` the resolution is universal: every platform's files are listed.
     """
     with tempfile.TemporaryDirectory(prefix="thoth-bot-uv-") as directory:
         work = Path(directory)
@@ -85,8 +86,7 @@ async def resolve(
             "pylock.toml",
             "--python-version",
             python_version,
-            "--python-platform",
-            python_platform,
+            *(("--python-platform", python_platform) if python_platform else ("--universal",)),
             "--no-config",
             # The bot's own interpreter, named: uv skips looking for one (half of a warm run).
             # The target stays `--python-version`; this one would only build sdists' metadata.
