@@ -100,7 +100,7 @@ def merge_request(
     mr = project.merge_requests[iid]
     user = user or mr.author
     payload = fixture("webhooks/merge_request.json")
-    head = project.refs[f"heads/{mr.source_branch}"]
+    head = gitlab.merge_request_head(path, iid) or ""
     attributes = payload["object_attributes"]
     attributes.update(
         iid=iid,

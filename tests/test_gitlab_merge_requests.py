@@ -150,3 +150,29 @@ async def test_lock_commits_the_lock_on_top_of_the_merge_request_branch(
     assert sorted(lock["default"]) == ["flask", "numpy"]
     [reply] = replies(gitlab, path, mr.iid)
     assert reply.startswith(f"@{developer.username}")
+
+
+async def test_a_merge_request_from_a_fork_is_advised_read_only_and_lock_is_declined(
+    bot: BotUnderTest, gitlab: FakeGitLab
+) -> None:
+    path = await onboarded_project(bot, gitlab)
+    developer = gitlab.add_member(path, "maintainer", DEVELOPER)
+    fork_path = path.replace("ml-team/", "contributor/")
+    fork = gitlab.fork_project(path, fork_path)
+    gitlab.push(fork_path, {"Pipfile": pipfile("flask", "six")}, branch="six")
+    mr = gitlab.open_merge_request(path, source_branch="six", source_project=fork_path)
+    before = dict(fork.refs)
+
+    payload = gitlab_payloads.merge_request(gitlab, path, mr.iid, action="open")
+    assert payload["object_attributes"]["source_project_id"] == fork.id
+    assert (await bot.deliver_gitlab("Merge Request Hook", payload))[0] == 202
+    await bot.settle()
+    await note(bot, gitlab, path, mr.iid, "/thoth lock", developer)
+
+    [guidance] = [n for n in gitlab.notes(path, mr.iid) if n.body.startswith(GUIDANCE_MARKER)]
+    assert "six" in guidance.body
+    head = gitlab.merge_request_head(path, mr.iid) or ""
+    assert [s["status"] for s in gitlab.statuses(path, head)] == ["pending", "success"]
+    [reply] = replies(gitlab, path, mr.iid)
+    assert "lives in a fork, where thoth-bot cannot push" in reply
+    assert fork.refs == before  # nothing pushed to the fork

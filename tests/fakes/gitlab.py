@@ -91,6 +91,7 @@ class Project(GitStore):
     path: str  # path_with_namespace
     default_branch: str
     members: dict[int, int] = field(default_factory=dict)  # user id: access level
+    fork_of: int | None = None  # the project this one was forked from
     issues: dict[int, Issue] = field(default_factory=dict)
     merge_requests: dict[int, Issue] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -189,6 +190,25 @@ class FakeGitLab(ThreadedServer):
             self.projects[project.id] = project
             return project
 
+    def fork_project(self, path: str, fork_path: str) -> Project:
+        """`fork_path`, a fork of `path` by someone else: the bot is no member of it."""
+        with self._lock:
+            parent = self.project(path)
+            fork = Project(
+                id=next(self._ids),
+                path=fork_path,
+                default_branch=parent.default_branch,
+                fork_of=parent.id,
+                blobs=dict(parent.blobs),
+                trees=dict(parent.trees),
+                commits=dict(parent.commits),
+                refs={
+                    f"heads/{parent.default_branch}": parent.refs[f"heads/{parent.default_branch}"]
+                },
+            )
+            self.projects[fork.id] = fork
+            return fork
+
     def project(self, path: str) -> Project:
         with self._lock:
             for project in self.projects.values():
@@ -226,6 +246,10 @@ class FakeGitLab(ThreadedServer):
                     new.update(self._blobs(project, {name: content}))
             sha = project.put_commit(project.build_tree(new), (parent,), message, author)
             project.refs[f"heads/{branch}"] = sha
+            if project.fork_of is not None:  # GitLab keeps a fork's MR commits in its parent too
+                upstream = self.projects[project.fork_of]
+                for store in ("blobs", "trees", "commits"):
+                    getattr(upstream, store).update(getattr(project, store))
             return Push(
                 project=path,
                 branch=branch,
@@ -238,19 +262,25 @@ class FakeGitLab(ThreadedServer):
             )
 
     def open_merge_request(
-        self, path: str, *, source_branch: str, title: str = "Change", author: str = "jsmith"
+        self,
+        path: str,
+        *,
+        source_branch: str,
+        title: str = "Change",
+        author: str = "jsmith",
+        source_project: str | None = None,
     ) -> Issue:
+        """A person's merge request into the default branch (from a fork: `source_project`)."""
         with self._lock:
             project = self.project(path)
-            return self._new_merge_request(
-                project,
-                {
-                    "source_branch": source_branch,
-                    "target_branch": project.default_branch,
-                    "title": title,
-                },
-                self.user(author),
-            )
+            body: dict[str, Any] = {
+                "source_branch": source_branch,
+                "target_branch": project.default_branch,
+                "title": title,
+            }
+            if source_project is not None:
+                body["source_project_id"] = self.project(source_project).id
+            return self._new_merge_request(project, body, self.user(author))
 
     def merge(self, path: str, iid: int) -> str:
         """Merge a merge request whose branch is on top of its target (fast-forward)."""
@@ -264,6 +294,12 @@ class FakeGitLab(ThreadedServer):
             del project.refs[f"heads/{mr.source_branch}"]  # remove_source_branch
             mr.state = "merged"
             return head
+
+    def merge_request_head(self, path: str, iid: int) -> str | None:
+        """The head commit of a merge request's source branch (in a fork, for a fork's)."""
+        with self._lock:
+            project = self.project(path)
+            return self._source_head(project, project.merge_requests[iid])
 
     def add_note(self, path: str, iid: int, body: str, *, author: str) -> Note:
         with self._lock:
@@ -685,11 +721,15 @@ class FakeGitLab(ThreadedServer):
             "labels": list(mr.labels),
             "draft": mr.draft,
             "work_in_progress": mr.draft,
-            "sha": project.refs.get(f"heads/{mr.source_branch}"),
+            "sha": self._source_head(project, mr),
             "web_url": f"{self.url}/{project.path}/-/merge_requests/{mr.iid}",
             "created_at": mr.created_at,
             "updated_at": mr.updated_at,
         }
+
+    def _source_head(self, project: Project, mr: Issue) -> str | None:
+        origin = self.projects.get(mr.source_project_id, project)
+        return origin.refs.get(f"heads/{mr.source_branch}")
 
     def _issue_json(self, project: Project, issue: Issue) -> dict[str, Any]:
         return {
@@ -740,8 +780,9 @@ class FakeGitLab(ThreadedServer):
         source, target = body.get("source_branch"), body.get("target_branch")
         if not source or not target or not body.get("title"):
             raise HTTPError(400, "source_branch, target_branch and title are required")
-        for name in (source, target):
-            if f"heads/{name}" not in project.refs:
+        origin = self.projects.get(body.get("source_project_id") or project.id, project)
+        for name, where in ((source, origin), (target, project)):
+            if f"heads/{name}" not in where.refs:
                 raise HTTPError(400, {"message": [f"Branch {name} does not exist"]})
         for other in project.merge_requests.values():
             if other.state == "opened" and (other.source_branch, other.target_branch) == (
@@ -766,7 +807,7 @@ class FakeGitLab(ThreadedServer):
             labels=self._labels(body),
             source_branch=source,
             target_branch=target,
-            source_project_id=project.id,
+            source_project_id=origin.id,
             draft=str(body["title"]).lower().startswith(("draft:", "[draft]")),
         )
         project.merge_requests[iid] = mr
@@ -800,7 +841,7 @@ class FakeGitLab(ThreadedServer):
 
     def _get_diffs(self, req: Request) -> tuple[int, Any]:
         project, mr = self._mr(req)
-        head = project.refs.get(f"heads/{mr.source_branch}")
+        head = self._source_head(project, mr)
         target = project.refs.get(f"heads/{mr.target_branch}")
         if head is None or target is None:
             return 200, self._page(req, [])
