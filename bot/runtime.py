@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from bot.advisers.factory import make_adviser
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.github import events as github_events
 from bot.github.auth import GitHubAppAuth
 from bot.github.forge import GitHubForge, installation_repositories
@@ -74,8 +74,13 @@ class Bot:
         self.runner: JobRunner | None = None
         self.queue: Queue
         if self.settings.redis_url:
-            from bot.jobs.distributed import RedisQueue  # arq: the `distributed` extra
-
+            try:
+                from bot.jobs.distributed import RedisQueue  # arq: the `distributed` extra
+            except ImportError:
+                raise ConfigError(
+                    "REDIS_URL asks for the distributed mode, which needs arq. Fix: "
+                    "pip install 'thoth-bot[distributed]', or unset REDIS_URL."
+                ) from None
             self.queue = await RedisQueue.connect(self.settings)
             return
         self.store = JobStore(
