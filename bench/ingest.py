@@ -276,11 +276,19 @@ async def main() -> int:
     if "probot" in results:
         for key in ("embedded", "redis"):
             if key in results:
-                ours, theirs = results[key], results["probot"]
-                verdict = "ok" if ours.rate >= theirs.rate and ours.p99 < 20 else "BELOW GOAL"
+                # Each round's own ratio (the targets ran minutes apart at most), then the median:
+                # the machine's speed drifts more between rounds than within one.
+                ratios = sorted(
+                    ours.rate / theirs.rate
+                    for ours, theirs in zip(runs[key], runs["probot"], strict=True)
+                )
+                ratio = statistics.median(ratios)
+                ours = results[key]
+                verdict = "ok" if ratio >= 1 and ours.p99 < 20 else "BELOW GOAL"
                 print(
-                    f"{ours.name} / Probot: {ours.rate / theirs.rate:.2f}x throughput, "
-                    f"p99 {ours.p99:.1f} ms (goal: >= 1x, p99 < 20 ms): {verdict}"
+                    f"{ours.name} / Probot: {ratio:.2f}x throughput (rounds: "
+                    f"{', '.join(f'{r:.2f}' for r in ratios)}), p99 {ours.p99:.1f} ms "
+                    f"(goal: >= 1x, p99 < 20 ms): {verdict}"
                 )
     return 1 if failed else 0
 
