@@ -15,7 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from fakes.gitlab import FakeGitLab, Project, Push, User
+from fakes.git import Push
+from fakes.gitlab import FakeGitLab, Project, User
 
 from bot.signing import standard_webhook_headers
 
@@ -58,7 +59,7 @@ def push(
 ) -> dict[str, Any]:
     """A `Push Hook` for consecutive pushes to one branch (one commit each). GitLab lists the
     newest 20 commits: `listed` keeps only that many of the newest."""
-    project = gitlab.project(pushes[0].project)
+    project = gitlab.project(pushes[0].repo)
     user = user or gitlab.user("jsmith")
     payload = fixture("webhooks/push.json")
     template = payload["commits"][0]
@@ -157,7 +158,7 @@ def project_create(gitlab: FakeGitLab, path: str) -> dict[str, Any]:
 
 def repository_update(gitlab: FakeGitLab, each: Push) -> dict[str, Any]:
     """A `System Hook` saying a project's repository changed (no paths in it)."""
-    project = gitlab.project(each.project)
+    project = gitlab.project(each.repo)
     payload = fixture("systemhooks/repository_update.json")
     payload.update(project_id=project.id, project=project_json(gitlab, project))
     payload["changes"] = [

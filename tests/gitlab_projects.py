@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 
 import gitlab_payloads
-from fakes.gitlab import FakeGitLab, Push
+from fakes.git import Push
+from fakes.gitlab import FakeGitLab
 from harness import BotUnderTest, pipfile
 
 _names = itertools.count(1)

@@ -27,6 +27,27 @@ class Commit:
     date: str
 
 
+Content = str | bytes | tuple[str, str]  # text or bytes, or (text, mode) such as "100755"
+
+
+@dataclass(frozen=True)
+class Push:
+    """What a person's push did, for building the webhook payload."""
+
+    repo: str  # the repository's full name (GitLab: the project's path)
+    branch: str
+    before: str
+    after: str
+    added: tuple[str, ...]
+    modified: tuple[str, ...]
+    removed: tuple[str, ...]
+    message: str = "update"
+
+    @property
+    def sha(self) -> str:
+        return self.after
+
+
 @dataclass(kw_only=True)
 class GitStore:
     """One repository's objects and refs ("heads/main": sha)."""
@@ -64,6 +85,71 @@ class GitStore:
         sha = _git_hash("commit", text.encode())
         self.commits[sha] = Commit(sha, tree, parents, message, author, now_iso())
         return sha
+
+    def put_files(self, files: Mapping[str, Content]) -> dict[str, tuple[str, str]]:
+        """path: (mode, blob sha) of `files`, their blobs stored."""
+        entries = {}
+        for path, content in files.items():
+            mode = "100644"
+            if isinstance(content, tuple):
+                content, mode = content
+            data = content.encode() if isinstance(content, str) else content
+            entries[path] = (mode, self.put_blob(data))
+        return entries
+
+    def commit_on(
+        self,
+        name: str,
+        branch: str,
+        start: str,
+        files: Mapping[str, Content | None],
+        *,
+        message: str,
+        author: str,
+    ) -> Push:
+        """One commit on `branch` (made from branch `start` if new) changing `files` (None:
+        deleted), as a person's push makes it."""
+        before = self.refs.get(f"heads/{branch}")
+        parent = before or self.refs[f"heads/{start}"]
+        current = self.files_at(parent)
+        new = dict(current)
+        for path, content in files.items():
+            if content is None:
+                new.pop(path, None)
+            else:
+                new.update(self.put_files({path: content}))
+        sha = self.put_commit(self.build_tree(new), (parent,), message, author)
+        self.refs[f"heads/{branch}"] = sha
+        return Push(
+            repo=name,
+            branch=branch,
+            before=before or "0" * 40,
+            after=sha,
+            added=tuple(sorted(p for p in new if p not in current)),
+            modified=tuple(sorted(p for p in new if p in current and new[p] != current[p])),
+            removed=tuple(sorted(p for p in current if p not in new)),
+            message=message,
+        )
+
+    def copy_objects_to(self, other: GitStore) -> None:
+        """Make this store's objects readable in `other` (a fork's in its parent)."""
+        for store in ("blobs", "trees", "commits"):
+            getattr(other, store).update(getattr(self, store))
+
+    def text(self, ref: str, path: str) -> str | None:
+        sha = self.resolve(ref)
+        entry = self.files_at(sha).get(path) if sha else None
+        return self.blobs[entry[1]].decode() if entry else None
+
+    def mode(self, ref: str, path: str) -> str | None:
+        entry = self.files_at(self.resolve(ref) or "").get(path)
+        return entry[0] if entry else None
+
+    def texts(self, ref: str) -> dict[str, str]:
+        return {
+            path: self.blobs[sha].decode()
+            for path, (_, sha) in self.files_at(self.resolve(ref) or "").items()
+        }
 
     def flatten(self, tree_sha: str, prefix: str = "") -> dict[str, tuple[str, str]]:
         """path: (mode, blob sha) of every file under a tree."""

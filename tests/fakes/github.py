@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, urlencode
 import jwt
 from aiohttp import web
 
-from fakes.git import Commit, GitStore, now_iso
+from fakes.git import Commit, Content, GitStore, Push, now_iso
 from fakes.github_graphql import GraphQLMixin
 from fakes.server import ThreadedServer
 
@@ -131,24 +131,6 @@ class Call:
         return self.method not in ("GET", "HEAD")
 
 
-@dataclass(frozen=True)
-class Push:
-    """What a person's push did, for building the webhook payload."""
-
-    repo: str
-    branch: str
-    before: str
-    after: str
-    added: tuple[str, ...]
-    modified: tuple[str, ...]
-    removed: tuple[str, ...]
-    message: str = "update"
-
-    @property
-    def sha(self) -> str:
-        return self.after
-
-
 Route = tuple[str, re.Pattern[str], Callable[[Request], tuple[int, Any]]]
 
 
@@ -215,7 +197,7 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
             entry["repos"].append(full_name)
             self.users.setdefault(author, "User")
             repo.permissions[author] = "admin"
-            tree = repo.build_tree(self._blobs(repo, files or {}))
+            tree = repo.build_tree(repo.put_files(files or {}))
             repo.refs[f"heads/{default_branch}"] = repo.put_commit(tree, (), "Initial", author)
             return repo
 
@@ -247,7 +229,7 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
     def push(
         self,
         full_name: str,
-        files: Mapping[str, str | bytes | tuple[str, str] | None],
+        files: Mapping[str, Content | None],
         *,
         branch: str | None = None,
         message: str = "update",
@@ -256,53 +238,29 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         """A person's commit on top of `branch` (created from the default branch if new)."""
         with self._lock:
             repo = self.repos[full_name]
-            branch = branch or repo.default_branch
-            before = repo.refs.get(f"heads/{branch}")
-            parent = before or repo.refs[f"heads/{repo.default_branch}"]
-            current = repo.files_at(parent)
-            new = dict(current)
-            for path, content in files.items():
-                if content is None:
-                    new.pop(path, None)
-                else:
-                    new.update(self._blobs(repo, {path: content}))
-            sha = repo.put_commit(repo.build_tree(new), (parent,), message, author)
-            repo.refs[f"heads/{branch}"] = sha
-            if repo.fork_of is not None:  # a fork's commits are readable in its parent too
-                upstream = self.repos[repo.fork_of]
-                for store in ("blobs", "trees", "commits"):
-                    getattr(upstream, store).update(getattr(repo, store))
-            return Push(
-                repo=full_name,
-                branch=branch,
-                before=before or "0" * 40,
-                after=sha,
-                added=tuple(sorted(p for p in new if p not in current)),
-                modified=tuple(sorted(p for p in new if p in current and new[p] != current[p])),
-                removed=tuple(sorted(p for p in current if p not in new)),
+            push = repo.commit_on(
+                full_name,
+                branch or repo.default_branch,
+                repo.default_branch,
+                files,
                 message=message,
+                author=author,
             )
+            if repo.fork_of is not None:  # a fork's commits are readable in its parent too
+                repo.copy_objects_to(self.repos[repo.fork_of])
+            return push
 
     def file(self, full_name: str, ref: str, path: str) -> str | None:
         with self._lock:
-            repo = self.repos[full_name]
-            sha = repo.resolve(ref)
-            entry = repo.files_at(sha).get(path) if sha else None
-            return repo.blobs[entry[1]].decode() if entry else None
+            return self.repos[full_name].text(ref, path)
 
     def mode(self, full_name: str, ref: str, path: str) -> str | None:
         with self._lock:
-            repo = self.repos[full_name]
-            entry = repo.files_at(repo.resolve(ref) or "").get(path)
-            return entry[0] if entry else None
+            return self.repos[full_name].mode(ref, path)
 
     def files(self, full_name: str, ref: str) -> dict[str, str]:
         with self._lock:
-            repo = self.repos[full_name]
-            return {
-                path: repo.blobs[sha].decode()
-                for path, (_, sha) in repo.files_at(repo.resolve(ref) or "").items()
-            }
+            return self.repos[full_name].texts(ref)
 
     def head(self, full_name: str, branch: str) -> str | None:
         with self._lock:
@@ -391,18 +349,6 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
             return list(self.calls[mark:])
 
     # ---- plumbing ----------------------------------------------------------------------
-
-    def _blobs(
-        self, repo: Repo, files: Mapping[str, str | bytes | tuple[str, str]]
-    ) -> dict[str, tuple[str, str]]:
-        result = {}
-        for path, content in files.items():
-            mode = "100644"
-            if isinstance(content, tuple):
-                content, mode = content
-            data = content.encode() if isinstance(content, str) else content
-            result[path] = (mode, repo.put_blob(data))
-        return result
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         path = request.path

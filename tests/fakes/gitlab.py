@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, unquote, urlencode
 
 from aiohttp import web
 
-from fakes.git import Commit, GitStore, now_iso
+from fakes.git import Commit, Content, GitStore, Push, now_iso
 from fakes.server import ThreadedServer
 
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
@@ -108,22 +108,6 @@ class Call:
         return self.method not in ("GET", "HEAD")
 
 
-@dataclass(frozen=True)
-class Push:
-    project: str
-    branch: str
-    before: str
-    after: str
-    added: tuple[str, ...]
-    modified: tuple[str, ...]
-    removed: tuple[str, ...]
-    message: str = "update"
-
-    @property
-    def sha(self) -> str:
-        return self.after
-
-
 class HTTPError(Exception):
     def __init__(self, status: int, message: Any):
         super().__init__(str(message))
@@ -184,7 +168,7 @@ class FakeGitLab(ThreadedServer):
         with self._lock:
             project = Project(id=next(self._ids), path=path, default_branch=default_branch)
             project.members[self.bot.id] = bot_access
-            tree = project.build_tree(self._blobs(project, files or {"README.md": "# app\n"}))
+            tree = project.build_tree(project.put_files(files or {"README.md": "# app\n"}))
             sha = project.put_commit(tree, (), "Initial commit", "jsmith")
             project.refs[f"heads/{default_branch}"] = sha
             self.projects[project.id] = project
@@ -225,7 +209,7 @@ class FakeGitLab(ThreadedServer):
     def push(
         self,
         path: str,
-        files: Mapping[str, str | tuple[str, str] | None],
+        files: Mapping[str, Content | None],
         *,
         branch: str | None = None,
         message: str = "update",
@@ -234,32 +218,17 @@ class FakeGitLab(ThreadedServer):
         """A person's commit on top of `branch` (created from the default branch if new)."""
         with self._lock:
             project = self.project(path)
-            branch = branch or project.default_branch
-            before = project.refs.get(f"heads/{branch}")
-            parent = before or project.refs[f"heads/{project.default_branch}"]
-            current = project.files_at(parent)
-            new = dict(current)
-            for name, content in files.items():
-                if content is None:
-                    new.pop(name, None)
-                else:
-                    new.update(self._blobs(project, {name: content}))
-            sha = project.put_commit(project.build_tree(new), (parent,), message, author)
-            project.refs[f"heads/{branch}"] = sha
-            if project.fork_of is not None:  # GitLab keeps a fork's MR commits in its parent too
-                upstream = self.projects[project.fork_of]
-                for store in ("blobs", "trees", "commits"):
-                    getattr(upstream, store).update(getattr(project, store))
-            return Push(
-                project=path,
-                branch=branch,
-                before=before or "0" * 40,
-                after=sha,
-                added=tuple(sorted(p for p in new if p not in current)),
-                modified=tuple(sorted(p for p in new if p in current and new[p] != current[p])),
-                removed=tuple(sorted(p for p in current if p not in new)),
+            push = project.commit_on(
+                path,
+                branch or project.default_branch,
+                project.default_branch,
+                files,
                 message=message,
+                author=author,
             )
+            if project.fork_of is not None:  # GitLab keeps a fork's MR commits in its parent too
+                project.copy_objects_to(self.projects[project.fork_of])
+            return push
 
     def open_merge_request(
         self,
@@ -310,24 +279,15 @@ class FakeGitLab(ThreadedServer):
 
     def file(self, path: str, ref: str, name: str) -> str | None:
         with self._lock:
-            project = self.project(path)
-            sha = project.resolve(ref)
-            entry = project.files_at(sha).get(name) if sha else None
-            return project.blobs[entry[1]].decode() if entry else None
+            return self.project(path).text(ref, name)
 
     def mode(self, path: str, ref: str, name: str) -> str | None:
         with self._lock:
-            project = self.project(path)
-            entry = project.files_at(project.resolve(ref) or "").get(name)
-            return entry[0] if entry else None
+            return self.project(path).mode(ref, name)
 
     def files(self, path: str, ref: str) -> dict[str, str]:
         with self._lock:
-            project = self.project(path)
-            return {
-                name: project.blobs[sha].decode()
-                for name, (_, sha) in project.files_at(project.resolve(ref) or "").items()
-            }
+            return self.project(path).texts(ref)
 
     def head(self, path: str, branch: str) -> str | None:
         with self._lock:
@@ -390,18 +350,6 @@ class FakeGitLab(ThreadedServer):
             return list(self.calls[mark:])
 
     # ---- plumbing ----------------------------------------------------------------------
-
-    def _blobs(
-        self, project: Project, files: Mapping[str, str | bytes | tuple[str, str]]
-    ) -> dict[str, tuple[str, str]]:
-        result = {}
-        for name, content in files.items():
-            mode = "100644"
-            if isinstance(content, tuple):
-                content, mode = content
-            data = content.encode() if isinstance(content, str) else content
-            result[name] = (mode, project.put_blob(data))
-        return result
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         raw_path = request.raw_path.partition("?")[0]
