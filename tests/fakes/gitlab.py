@@ -820,10 +820,7 @@ class FakeGitLab(ThreadedServer):
         return 201, self._issue_json(project, issue)
 
     def _put_issue(self, req: Request) -> tuple[int, Any]:
-        project = self._project(req)
-        issue = project.issues.get(int(req.match["iid"]))
-        if issue is None:
-            raise HTTPError(404, "404 Not found")
+        project, issue = self._noteable(req, "issue")
         self._edit(issue, req.json or {}, merge_request=False)
         return 200, self._issue_json(project, issue)
 
