@@ -8,7 +8,7 @@ job: payloads -> one forge-neutral event -> `handlers.dispatch.handle`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -42,6 +42,9 @@ class PermanentJobError(Exception):
 class Bot:
     settings: Settings
     verify_signatures: bool = True
+    # First sightings (GitLab projects) this process knows are recorded: their deliveries need
+    # not ask the queue again. The queue stays the authority (other processes, restarts).
+    sightings: set[str] = field(default_factory=set)
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(

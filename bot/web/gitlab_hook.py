@@ -52,7 +52,7 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
         return reply(400, str(error))
     deliveries = []
     onboarding = _first_sighting(event_name, payload, event)
-    if onboarding is not None:
+    if onboarding is not None and onboarding.first_sighting not in bot.sightings:
         deliveries.append(onboarding)
     wanted = event is not None and not isinstance(event, OnboardEvent) and dispatch.wants(event)
     if wanted:
@@ -69,6 +69,8 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
             )
         )
     added = await bot.queue.add_all(deliveries) if deliveries else []
+    if onboarding is not None:  # recorded now, by this delivery or an earlier one
+        bot.sightings.add(onboarding.first_sighting or "")
     queued = [delivery.key for delivery, new in zip(deliveries, added, strict=True) if new]
     if queued:
         return reply(202, "queued", jobs=queued)
