@@ -207,7 +207,10 @@ async def thoth_bot(args: argparse.Namespace, tmp: Path, *, redis: bool) -> Resu
             async with Redis.from_url(redis_server.url) as client:
                 return int(await client.zcard("arq:queue"))
         with sqlite3.connect(state / "jobs.sqlite3") as db:
-            return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+            return sum(
+                int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+                for table in ("jobs", "arrivals")  # arrivals: recorded, not yet moved
+            )
 
     try:
         name = "thoth-bot, Redis (arq)" if redis else "thoth-bot, embedded (SQLite)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -65,5 +66,56 @@ async def test_finished_jobs_are_pruned_and_running_ones_survive_a_restart(
         assert (await store.job("github:failed"))["last_error"] == "boom"  # type: ignore[index]
         assert (await store.job("github:running"))["state"] == "queued"  # type: ignore[index]
         assert await store.add(delivery("github:done")) is True  # forgotten: new again
+    finally:
+        await store.close()
+
+
+async def test_deliveries_recorded_before_a_crash_are_jobs_after_it(tmp_path: Path) -> None:
+    """A delivery is answered once it is in `arrivals`; a process that dies before moving it
+    into `jobs` loses nothing: the next one moves it at open, and still knows its key."""
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    await store.open()
+    assert await store.add_all([delivery("github:1", "octo/a"), delivery("github:2", "octo/b")])
+    assert await store.add(delivery("github:1", "octo/a")) is False  # not moved yet, still known
+    store._executor.shutdown(wait=True)  # as if killed: no close, nothing moved
+    assert store._db is not None
+    store._db.close()
+
+    store = JobStore(path)
+    await store.open()
+    try:
+        assert await store.add(delivery("github:2", "octo/b")) is False
+        first = await store.claim(frozenset())
+        second = await store.claim(frozenset())
+        assert [first and first.key, second and second.key] == ["github:1", "github:2"]
+    finally:
+        await store.close()
+
+
+async def test_a_burst_waits_for_its_last_delivery_not_for_when_it_was_moved(
+    tmp_path: Path,
+) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3", coalesce_window=0.3)
+    await store.open()
+
+    async def push(key: str) -> None:
+        burst = "github:push:octo/a:refs/heads/main"
+        await store.add(
+            Delivery(
+                key=key, forge="github", event="push", repo="octo/a", payload="{}", coalesce=burst
+            )
+        )
+
+    try:
+        await push("github:1")
+        assert await store.claim(frozenset()) is None  # within the window
+        await push("github:2")  # holds the burst back 0.3 s from now
+        await asyncio.sleep(0.2)
+        assert await store.claim(frozenset()) is None  # moved now, but it came 0.2 s ago
+        assert (await store.counts())["queued"] == 2
+        await asyncio.sleep(0.15)
+        job = await store.claim(frozenset())
+        assert job is not None and job.key == "github:2" and len(job.deliveries) == 2
     finally:
         await store.close()

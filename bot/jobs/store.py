@@ -2,7 +2,10 @@
 
 A delivery is committed (fsync'd, WAL) before the webhook is answered 202. Deliveries that
 arrive while a commit is in flight are written together in the next one (group commit), so the
-cost of durability is shared. One thread owns the connection; the event loop never blocks on it.
+cost of durability is shared. They are appended to `arrivals`, which has no index but its rowid:
+a commit there writes a few pages, where `jobs` and its indexes (random delivery ids) took about
+one page per delivery. Arrivals move into `jobs` in bulk (`_settle`) before anything reads jobs:
+a claim, a count, a lookup. One thread owns the connection; the event loop never blocks on it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     coalesce TEXT,                       -- queued jobs with one key run as one (newest state)
     absorbed TEXT                        -- JSON [[id, event, payload]...] of jobs run with this
 );
+-- Deliveries recorded but not yet moved into `jobs` (see the module's docstring).
+CREATE TABLE IF NOT EXISTS arrivals (
+    id INTEGER PRIMARY KEY,
+    delivery TEXT NOT NULL,
+    forge TEXT NOT NULL,
+    event TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    coalesce TEXT
+);
 -- A burst of coalescable deliveries: its jobs wait until `run_after` (the last delivery plus
 -- the window, but no later than the first plus MAX_COALESCE_WAIT). Gone once claimed.
 -- Coalescable jobs are claimed through their burst only, so a claim never walks them.
@@ -63,6 +77,10 @@ MIGRATIONS = {
 }
 # A burst of coalescable deliveries never holds its job back longer than this.
 MAX_COALESCE_WAIT = 30.0
+# Arrivals are moved into `jobs` by the workers' claims (at least once a second while a worker
+# is idle); with every worker busy for long, they are moved once this many have come.
+SETTLE_AT = 10_000
+_MOVED = "delivery, forge, event, repo, payload, received_at, coalesce"
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,8 @@ class JobStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore")
         self._db: sqlite3.Connection | None = None
         self._commits: GroupCommit[Delivery] = GroupCommit(self._write)
+        self._arrived: set[str] = set()  # the keys in `arrivals`: this thread is their only writer
+        self._settled_once = False
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +145,7 @@ class JobStore:
         db.execute("CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, coalesce, id)")
         db.execute("DROP INDEX IF EXISTS jobs_ready")
         self._db = db
+        self._settle_alone()  # what a previous run recorded and had not moved
 
     async def close(self) -> None:
         await self._commits.drain()
@@ -153,19 +174,19 @@ class JobStore:
 
     def _insert(self, deliveries: Sequence[Delivery]) -> list[bool]:
         """One transaction for a batch: which keys are known (one query per 500), then every
-        new delivery in one statement, then each burst's wait."""
+        new delivery appended to `arrivals` in one statement."""
         db = self._require()
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
             keys = [d.key for d in deliveries]
-            known: set[str] = set()
+            known = self._arrived.intersection(keys)
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 query = f"SELECT delivery FROM jobs WHERE delivery IN ({marks})"
                 known.update(row[0] for row in db.execute(query, chunk))
-            added, rows, bursts = [], [], {}
+            added, rows = [], []
             for d in deliveries:
                 new = d.key not in known
                 if new and d.first_sighting is not None:
@@ -179,27 +200,62 @@ class JobStore:
                 if new:
                     known.add(d.key)  # the same key twice in one batch: the first one counts
                     rows.append((d.key, d.forge, d.event, d.repo, d.payload, now, d.coalesce))
-                    if d.coalesce:
-                        bursts[d.coalesce] = d.repo
                 added.append(new)
             # Multi-row statements: one step each, so this thread takes the GIL back a few
             # times per batch instead of once per row (the event loop keeps it busy).
             for start in range(0, len(rows), 500):
                 chunk = rows[start : start + 500]
                 db.execute(
-                    "INSERT INTO jobs"
-                    " (delivery, forge, event, repo, payload, received_at, coalesce) VALUES "
+                    f"INSERT INTO arrivals ({_MOVED}) VALUES "
                     + ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
                     [value for row in chunk for value in row],
                 )
-            waits = [(key, repo, now + self.coalesce_window, now) for key, repo in bursts.items()]
-            for start in range(0, len(waits), 500):  # each burst waits for quiet, not forever
-                self._bursts(db, waits[start : start + 500])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._arrived.update(row[0] for row in rows)
+        if len(self._arrived) >= SETTLE_AT:
+            self._settle_alone()
         return added
+
+    def _settle(self, db: sqlite3.Connection) -> None:
+        """Inside a transaction: move every arrival into `jobs`, in order, and give each burst
+        its wait (its last delivery plus the window, within MAX_COALESCE_WAIT of its first)."""
+        if self._settled_once and not self._arrived:
+            return  # nothing arrived since (after the first, at open)
+        db.execute(
+            f"INSERT OR IGNORE INTO jobs ({_MOVED}) SELECT {_MOVED} FROM arrivals ORDER BY id"
+        )
+        window = float(self.coalesce_window)
+        db.execute(
+            "INSERT INTO bursts (coalesce, repo, run_after, first_at)"
+            f" SELECT coalesce, repo, MIN(MAX(received_at) + {window},"
+            f" MIN(received_at) + {MAX_COALESCE_WAIT}), MIN(received_at)"
+            " FROM arrivals WHERE coalesce IS NOT NULL GROUP BY coalesce"
+            " ON CONFLICT (coalesce) DO UPDATE SET run_after ="
+            " MAX(bursts.run_after,"
+            f" MIN(excluded.run_after, bursts.first_at + {MAX_COALESCE_WAIT}))"
+        )
+        db.execute("DELETE FROM arrivals")
+        self._arrived.clear()
+        self._settled_once = True
+
+    def _settle_alone(self) -> None:
+        """Settle in a transaction of its own, if anything arrived."""
+        if self._arrived or not self._settled_once:
+            self._transaction(self._settle)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._require()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return result
 
     @staticmethod
     def _bursts(db: sqlite3.Connection, waits: Sequence[tuple[str, str, float, float]]) -> None:
@@ -229,6 +285,7 @@ class JobStore:
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
+            self._settle(db)
             job = self._claim_plain(db, now, exclude, busy_repos)
             burst = db.execute(
                 f"SELECT coalesce FROM bursts WHERE run_after <= ? {exclude}"
@@ -381,6 +438,7 @@ class JobStore:
 
         def run() -> dict[str, int]:
             db = self._require()
+            self._settle_alone()
             counts = dict.fromkeys(STATES, 0)
             counts.update(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
             now = time.time()
@@ -403,6 +461,7 @@ class JobStore:
 
         def run() -> dict[str, Any] | None:
             db = self._require()
+            self._settle_alone()
             cursor = db.execute("SELECT * FROM jobs WHERE delivery = ?", (key,))
             row = cursor.fetchone()
             if row is None:
