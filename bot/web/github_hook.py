@@ -16,7 +16,7 @@ from gidgethub.sansio import validate_event
 from bot.github import events as github_events
 from bot.jobs import records
 from bot.jobs.store import Delivery
-from bot.web.replies import reply
+from bot.web.replies import read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import coalesce_key
@@ -29,7 +29,7 @@ async def github_webhook(request: web.Request) -> web.Response:
     settings = bot.settings.github
     if settings is None:
         return reply(404, "GitHub is not configured on this bot (set GITHUB_APP_ID)")
-    body = await request.read()
+    body = await read_body(request)
     if bot.verify_signatures:
         signature = request.headers.get("X-Hub-Signature-256", "")
         if not signature.startswith("sha256="):

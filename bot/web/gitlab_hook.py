@@ -17,7 +17,7 @@ from bot.jobs import records
 from bot.jobs.store import Delivery
 from bot.signing import verify_standard_webhook
 from bot.web.github_hook import decode_body
-from bot.web.replies import reply
+from bot.web.replies import read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import Event, OnboardEvent, PushEvent, coalesce_key
@@ -30,7 +30,7 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
     settings = bot.settings.gitlab
     if settings is None:
         return reply(404, "GitLab is not configured on this bot (set GITLAB_TOKEN)")
-    body = await request.read()
+    body = await read_body(request)
     if bot.verify_signatures:
         token = request.headers.get("X-Gitlab-Token", "")
         expected = settings.webhook_secret or ""
