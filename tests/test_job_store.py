@@ -6,7 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.jobs.store import Delivery, JobStore
+from bot.jobs.store import SETTLE_CHUNK, Delivery, JobStore
 
 
 def delivery(key: str, repo: str = "octo/app") -> Delivery:
@@ -117,5 +117,19 @@ async def test_a_burst_waits_for_its_last_delivery_not_for_when_it_was_moved(
         await asyncio.sleep(0.15)
         job = await store.claim(frozenset())
         assert job is not None and job.key == "github:2" and len(job.deliveries) == 2
+    finally:
+        await store.close()
+
+
+async def test_arrivals_are_moved_a_chunk_at_a_time_and_in_order(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    await store.open()
+    try:
+        count = SETTLE_CHUNK * 2 + 50
+        await store.add_all([delivery(f"github:{n}", f"octo/{n}") for n in range(count)])
+        assert (await store.counts())["queued"] == count
+        job = await store.claim(frozenset())
+        assert job is not None and job.key == "github:0"
+        assert await store.add(delivery(f"github:{count - 1}")) is False
     finally:
         await store.close()

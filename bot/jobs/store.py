@@ -78,7 +78,8 @@ MIGRATIONS = {
 # A burst of coalescable deliveries never holds its job back longer than this.
 MAX_COALESCE_WAIT = 30.0
 # Arrivals are moved into `jobs` by the workers' claims (at least once a second while a worker
-# is idle); with every worker busy for long, they are moved once this many have come.
+# is idle), this many per transaction; with every worker busy for long, once SETTLE_AT came.
+SETTLE_CHUNK = 200
 SETTLE_AT = 10_000
 _MOVED = "delivery, forge, event, repo, payload, received_at, coalesce"
 
@@ -216,35 +217,50 @@ class JobStore:
             raise
         self._arrived.update(row[0] for row in rows)
         if len(self._arrived) >= SETTLE_AT:
-            self._settle_alone()
+            self._settle_alone(SETTLE_CHUNK)
         return added
 
-    def _settle(self, db: sqlite3.Connection) -> None:
-        """Inside a transaction: move every arrival into `jobs`, in order, and give each burst
-        its wait (its last delivery plus the window, within MAX_COALESCE_WAIT of its first)."""
+    def _settle(self, db: sqlite3.Connection, limit: int = -1) -> bool:
+        """Inside a transaction: move the oldest `limit` arrivals (-1: all) into `jobs`, in
+        order, and give each burst its wait (its last delivery plus the window, but within
+        MAX_COALESCE_WAIT of its first). True when some are left."""
         if self._settled_once and not self._arrived:
-            return  # nothing arrived since (after the first, at open)
-        db.execute(
-            f"INSERT OR IGNORE INTO jobs ({_MOVED}) SELECT {_MOVED} FROM arrivals ORDER BY id"
-        )
-        window = float(self.coalesce_window)
-        db.execute(
-            "INSERT INTO bursts (coalesce, repo, run_after, first_at)"
-            f" SELECT coalesce, repo, MIN(MAX(received_at) + {window},"
-            f" MIN(received_at) + {MAX_COALESCE_WAIT}), MIN(received_at)"
-            " FROM arrivals WHERE coalesce IS NOT NULL GROUP BY coalesce"
-            " ON CONFLICT (coalesce) DO UPDATE SET run_after ="
-            " MAX(bursts.run_after,"
-            f" MIN(excluded.run_after, bursts.first_at + {MAX_COALESCE_WAIT}))"
-        )
-        db.execute("DELETE FROM arrivals")
-        self._arrived.clear()
-        self._settled_once = True
+            return False  # nothing arrived since the last settle (the first is at open)
+        last = db.execute(
+            "SELECT MAX(id) FROM (SELECT id FROM arrivals ORDER BY id LIMIT ?)", (limit,)
+        ).fetchone()[0]
+        if last is not None:
+            moved = f"FROM arrivals WHERE id <= {int(last)}"
+            db.execute(f"INSERT OR IGNORE INTO jobs ({_MOVED}) SELECT {_MOVED} {moved} ORDER BY id")
+            window = float(self.coalesce_window)
+            db.execute(
+                "INSERT INTO bursts (coalesce, repo, run_after, first_at)"
+                f" SELECT coalesce, repo, MIN(MAX(received_at) + {window},"
+                f" MIN(received_at) + {MAX_COALESCE_WAIT}), MIN(received_at)"
+                f" {moved} AND coalesce IS NOT NULL GROUP BY coalesce"
+                " ON CONFLICT (coalesce) DO UPDATE SET run_after ="
+                " MAX(bursts.run_after,"
+                f" MIN(excluded.run_after, bursts.first_at + {MAX_COALESCE_WAIT}))"
+            )
+            self._arrived.difference_update(
+                row[0] for row in db.execute(f"SELECT delivery {moved}")
+            )
+            db.execute(f"DELETE {moved}")
+        left = bool(db.execute("SELECT EXISTS (SELECT 1 FROM arrivals)").fetchone()[0])
+        self._settled_once = self._settled_once or not left
+        return left
 
-    def _settle_alone(self) -> None:
-        """Settle in a transaction of its own, if anything arrived."""
-        if self._arrived or not self._settled_once:
-            self._transaction(self._settle)
+    def _settle_alone(self, limit: int = -1) -> bool:
+        """Settle in a transaction of its own, if anything arrived. True when some are left."""
+        if self._settled_once and not self._arrived:
+            return False
+        return self._transaction(lambda db: self._settle(db, limit))
+
+    async def _settle_in_chunks(self) -> None:
+        """Settle SETTLE_CHUNK arrivals per transaction: deliveries coming in meanwhile are
+        written between two chunks, not after all of them."""
+        while await self._run(self._settle_alone, SETTLE_CHUNK):
+            pass
 
     def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         db = self._require()
@@ -276,6 +292,7 @@ class JobStore:
 
     async def claim(self, busy_repos: frozenset[str]) -> Job | None:
         """The oldest runnable job of a repository not in `busy_repos`, marked running."""
+        await self._settle_in_chunks()
         return await self._run(self._claim, busy_repos)
 
     def _claim(self, busy_repos: frozenset[str]) -> Job | None:
@@ -438,7 +455,7 @@ class JobStore:
 
         def run() -> dict[str, int]:
             db = self._require()
-            self._settle_alone()
+            self._settle_alone()  # what came in since the chunks
             counts = dict.fromkeys(STATES, 0)
             counts.update(db.execute("SELECT state, COUNT(*) FROM jobs GROUP BY state").fetchall())
             now = time.time()
@@ -454,6 +471,7 @@ class JobStore:
             )
             return counts
 
+        await self._settle_in_chunks()
         return await self._run(run)
 
     async def job(self, key: str) -> dict[str, Any] | None:
@@ -468,6 +486,7 @@ class JobStore:
                 return None
             return dict(zip([c[0] for c in cursor.description], row, strict=True))
 
+        await self._settle_in_chunks()
         return await self._run(run)
 
     async def ping(self) -> None:
