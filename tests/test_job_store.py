@@ -19,7 +19,10 @@ async def test_a_key_is_recorded_once(tmp_path: Path) -> None:
     try:
         assert await store.add(delivery("github:1")) is True
         assert await store.add(delivery("github:1")) is False
-        assert (await store.counts())["queued"] == 1
+        assert (await store.counts())["queued"] == 1  # counted: moved into jobs
+        batch = [delivery("github:1"), delivery("github:2"), delivery("github:2")]
+        assert await store.add_all(batch) == [False, True, False]
+        assert (await store.counts())["queued"] == 2
     finally:
         await store.close()
 

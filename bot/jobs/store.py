@@ -174,8 +174,46 @@ class JobStore:
         return await self._run(self._insert, deliveries)
 
     def _insert(self, deliveries: Sequence[Delivery]) -> list[bool]:
-        """One transaction for a batch: which keys are known (one query per 500), then every
-        new delivery appended to `arrivals` in one statement."""
+        if len(deliveries) <= 500 and not any(d.first_sighting for d in deliveries):
+            added = self._append(deliveries)
+        else:
+            added = self._insert_checked(deliveries)
+        if len(self._arrived) >= SETTLE_AT:
+            self._settle_alone(SETTLE_CHUNK)
+        return added
+
+    def _append(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """The usual batch, in ONE statement committing itself. Each step of a statement gives
+        the GIL up and takes it back, waiting while the event loop holds it: one step per batch
+        keeps this thread's commits short. Keys already in `jobs` are skipped by the statement
+        (and looked up after, in the rare batch where some were)."""
+        now = time.time()
+        fresh: dict[str, tuple] = {}  # the first delivery of each key not already arrived
+        for d in deliveries:
+            if d.key not in self._arrived and d.key not in fresh:
+                fresh[d.key] = (d.key, d.forge, d.event, d.repo, d.payload, now, d.coalesce)
+        if fresh:
+            db = self._require()
+            cursor = db.execute(
+                f"INSERT INTO arrivals ({_MOVED}) SELECT * FROM (VALUES "
+                + ",".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(fresh))
+                + ") WHERE column1 NOT IN (SELECT delivery FROM jobs)",
+                [value for row in fresh.values() for value in row],
+            )
+            if cursor.rowcount != len(fresh):
+                marks = ",".join("?" * len(fresh))
+                query = f"SELECT delivery FROM jobs WHERE delivery IN ({marks})"
+                for (key,) in db.execute(query, list(fresh)).fetchall():
+                    del fresh[key]
+            self._arrived.update(fresh)
+        added = []
+        for d in deliveries:
+            added.append(fresh.pop(d.key, None) is not None)  # a key twice: the first counts
+        return added
+
+    def _insert_checked(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """One transaction for a batch: which keys are known (one query per 500), then each
+        first sighting, then every new delivery appended to `arrivals` in one statement."""
         db = self._require()
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
@@ -202,8 +240,6 @@ class JobStore:
                     known.add(d.key)  # the same key twice in one batch: the first one counts
                     rows.append((d.key, d.forge, d.event, d.repo, d.payload, now, d.coalesce))
                 added.append(new)
-            # Multi-row statements: one step each, so this thread takes the GIL back a few
-            # times per batch instead of once per row (the event loop keeps it busy).
             for start in range(0, len(rows), 500):
                 chunk = rows[start : start + 500]
                 db.execute(
@@ -216,8 +252,6 @@ class JobStore:
             db.execute("ROLLBACK")
             raise
         self._arrived.update(row[0] for row in rows)
-        if len(self._arrived) >= SETTLE_AT:
-            self._settle_alone(SETTLE_CHUNK)
         return added
 
     def _settle(self, db: sqlite3.Connection, limit: int = -1) -> bool:
