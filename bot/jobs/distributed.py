@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import random
@@ -31,6 +30,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from arq import Worker, create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import (
@@ -135,7 +135,7 @@ class RedisQueue:
         args: list[Any] = [default_queue_name]
         for d in deliveries:
             score = now + (window if d.coalesce else 0)
-            job = serialize_job(FUNCTION, (dataclasses.asdict(d),), {}, None, now)
+            job = serialize_job(FUNCTION, (dict(vars(d)),), {}, None, now)  # plain strings
             args += [
                 d.key,
                 job_key_prefix + d.key,
@@ -146,7 +146,7 @@ class RedisQueue:
                 now / 1000,
                 _group_key(d.coalesce) if d.coalesce else "",
                 _payloads_key(d.coalesce) if d.coalesce else "",
-                json.dumps([d.event, d.payload]) if d.coalesce else "",
+                orjson.dumps([d.event, d.payload]) if d.coalesce else "",
                 f"{PREFIX}sighting:{d.first_sighting}" if d.first_sighting else "",
             ]
         return [bool(new) for new in await self._enqueue(args=args)]
