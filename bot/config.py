@@ -131,6 +131,8 @@ class Settings:
     retry_base: float = 2.0  # first retry after about this long, doubling each time
     coalesce_window: float = 2.0  # pushes to one branch this close together run as one job
     lease: float = 30.0  # distributed mode: a dead worker's job is taken over after this long
+    metrics_port: int = 8081  # `thoth-bot worker` serves /metrics and /healthz here (0: not)
+    metrics_host: str = "0.0.0.0"
     warnings: tuple[str, ...] = field(default=())
     # The embedded adviser's hardware rules: the shipped ones, with the configuration's added
     # (a configured rule with a shipped rule's id replaces it).
@@ -195,6 +197,8 @@ def load_settings(
             env.get("THOTH_BOT_COALESCE_WINDOW", "2s"), "THOTH_BOT_COALESCE_WINDOW"
         ),
         lease=parse_duration(env.get("THOTH_BOT_LEASE", "30s"), "THOTH_BOT_LEASE"),
+        metrics_port=_port(env.get("METRICS_PORT", "8081"), "METRICS_PORT"),
+        metrics_host=env.get("METRICS_HOST") or "0.0.0.0",
         hardware_rules=merge(shipped_rules(), parse_rules(adviser.get("rules") or [])),
     )
 
@@ -319,4 +323,16 @@ def _positive_int(value: str, name: str) -> int:
         number = 0
     if number < 1:
         raise ConfigError(f"{name}={value!r} must be a positive whole number.")
+    return number
+
+
+def _port(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise ConfigError(
+            f"{name}={value!r} is not a port. Fix: a number from 1 to 65535 (0: off)."
+        )
     return number

@@ -23,6 +23,7 @@ from bot.jobs import records
 from bot.jobs.queue import EmbeddedQueue, Queue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, Job, JobStore
+from bot.metrics import Metrics
 from handlers import dispatch
 from handlers.adviser import Adviser
 from handlers.context import Context, Policy
@@ -45,6 +46,7 @@ class Bot:
     # First sightings (GitLab projects) this process knows are recorded: their deliveries need
     # not ask the queue again. The queue stays the authority (other processes, restarts).
     sightings: set[str] = field(default_factory=set)
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(
@@ -57,16 +59,21 @@ class Bot:
                 app_id=self.settings.github.app_id,
                 private_key=self.settings.github.private_key,
                 api_url=self.settings.github.api_url,
+                observe=self.metrics.forge_call,
             )
             if self.settings.github
             else None
         )
         self.gitlab = (
-            GitLabClient(self.settings.gitlab.url, self.settings.gitlab.token)
+            GitLabClient(
+                self.settings.gitlab.url,
+                self.settings.gitlab.token,
+                observe=self.metrics.forge_call,
+            )
             if self.settings.gitlab
             else None
         )
-        self.adviser: Adviser = make_adviser(self.settings, self.session)
+        self.adviser: Adviser = make_adviser(self.settings, self.session, self.metrics)
         self.policy = Policy(
             node_classes=self.settings.node_classes,
             default_node_class=self.settings.default_node_class,
@@ -97,6 +104,7 @@ class Bot:
             workers=self.settings.workers,
             max_attempts=self.settings.max_attempts,
             backoff_base=self.settings.retry_base,
+            count=self.metrics.job_runs.labels,
         )
         self.queue = EmbeddedQueue(self.store, self.runner)
         await self.runner.start()

@@ -215,6 +215,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def wait_until_ready(url: str, what: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            try:
+                async with session.get(url + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{what} did not become ready")
+
+
 class BotProcess:
     """`thoth-bot ARGS` as its own process, as the Procfile runs it; stderr to `log`."""
 
@@ -265,23 +278,23 @@ class ServeProcess(BotProcess):
         return ["serve", "--host", "127.0.0.1", "--port", str(self.port)]
 
     async def ready(self) -> None:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                try:
-                    async with session.get(self.url + "/readyz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise TimeoutError("thoth-bot serve did not become ready")
+        await wait_until_ready(self.url, "thoth-bot serve")
 
 
 class WorkerProcess(BotProcess):
-    """`thoth-bot worker` (the distributed mode's Procfile `worker:`)."""
+    """`thoth-bot worker` (the distributed mode's Procfile `worker:`), its metrics on a free
+    port."""
+
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__({**env, "METRICS_PORT": str(self.port), "METRICS_HOST": "127.0.0.1"}, log)
 
     def arguments(self) -> list[str]:
         return ["worker"]
+
+    async def ready(self) -> None:
+        await wait_until_ready(self.url, "thoth-bot worker")
 
 
 class RedisServer:

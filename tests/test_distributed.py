@@ -79,8 +79,7 @@ async def test_web_and_worker_make_one_pull_request_and_a_redelivery_does_nothin
 ) -> None:
     await cluster.redis()
     web = await cluster.web()
-    await cluster.worker()
-    await cluster.worker()  # two workers: still one job per delivery
+    workers = [await cluster.worker(), await cluster.worker()]  # still one job per delivery
     repo, installation = new_repo_name("dist")
     github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
     push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
@@ -94,6 +93,14 @@ async def test_web_and_worker_make_one_pull_request_and_a_redelivery_does_nothin
     [pull] = github.pulls(repo)
     assert github.commit(repo, github.head(repo, LOCK_BRANCH) or "").parents == (push.after,)
     assert len(github.comments(repo, pull.number)) == 1
+    # Each worker serves its own metrics: the job ran on one of them, its advise with it.
+    texts = []
+    async with aiohttp.ClientSession() as session:
+        for worker in workers:
+            async with session.get(f"{worker.url}/metrics") as response:
+                texts.append(await response.text())
+    assert sum('thoth_bot_job_runs_total{outcome="done"} 1.0' in text for text in texts) == 1
+    assert sum("thoth_bot_advise_duration_seconds_count{" in text for text in texts) == 1
 
 
 async def test_a_worker_killed_mid_job_is_replaced_and_there_is_one_pull_request(
@@ -164,9 +171,9 @@ async def test_readyz_reports_redis_and_metrics_show_the_queue(
         await redis.stop()
         async with session.get(f"{web.url}/readyz") as response:
             status, answer = response.status, await response.json()
-    assert "thoth_bot_queue_depth 1" in metrics
-    assert 'thoth_bot_jobs{state="queued"} 1' in metrics
-    assert 'thoth_bot_queue_engine{engine="redis"} 1' in metrics
+    assert "thoth_bot_queue_depth 1.0" in metrics
+    assert 'thoth_bot_jobs{state="queued"} 1.0' in metrics
+    assert 'thoth_bot_queue_engine{engine="redis"} 1.0' in metrics
     assert ready == 200
     assert status == 503 and "unavailable" in answer["message"]
 

@@ -8,10 +8,13 @@ from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
 from bot.advisers.local import LocalAdviser
 from bot.advisers.thoth import ThothAdviser
 from bot.config import Settings
+from bot.metrics import Metrics, TimedAdviser
 from handlers.adviser import Adviser
 
 
-def make_adviser(settings: Settings, session: aiohttp.ClientSession) -> Adviser:
+def make_adviser(
+    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics | None = None
+) -> Adviser:
     inner: Adviser
     if settings.adviser == "thoth":
         assert settings.thoth_host is not None  # load_settings guarantees it
@@ -23,5 +26,7 @@ def make_adviser(settings: Settings, session: aiohttp.ClientSession) -> Adviser:
         )
     else:
         inner = LocalAdviser(rules=settings.hardware_rules)
+    if metrics is not None:
+        inner = TimedAdviser(inner, metrics, settings.adviser)
     cache = SqliteAdviseCache(settings.state_dir / "advise-cache.sqlite3")
     return CachedAdviser(inner, cache, ttl=settings.cache_ttl)

@@ -16,7 +16,7 @@ import aiohttp
 import gidgethub
 from gidgethub.aiohttp import GitHubAPI
 
-from bot.github.polite import Pacer, PoliteGitHubAPI
+from bot.github.polite import Observe, Pacer, PoliteGitHubAPI
 from handlers.forge import ForgeError
 
 USER_AGENT = "thoth-bot"
@@ -38,8 +38,10 @@ class GitHubAppAuth:
         app_id: str,
         private_key: str,
         api_url: str,
+        observe: Observe | None = None,
     ):
         self._session = session
+        self._observe = observe
         self.api_url = api_url.rstrip("/")
         self._app_api = GitHubAPI(
             session, USER_AGENT, app_id=app_id, private_key=private_key, base_url=self.api_url
@@ -100,7 +102,12 @@ class GitHubAppAuth:
         token = await self.installation_token(installation_id)
         pacer = self._pacers.setdefault(installation_id, Pacer())
         return PoliteGitHubAPI(
-            self._session, USER_AGENT, oauth_token=token, base_url=self.api_url, pacer=pacer
+            self._session,
+            USER_AGENT,
+            oauth_token=token,
+            base_url=self.api_url,
+            pacer=pacer,
+            observe=self._observe,
         )
 
     @property

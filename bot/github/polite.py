@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 
 from gidgethub.aiohttp import GitHubAPI
 
+from bot.metrics import Observe
 from handlers.forge import ForgeError
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,12 @@ def rate_limit_wait(
 class PoliteGitHubAPI(GitHubAPI):
     """gidgethub's aiohttp client, pacing writes and waiting out rate limits."""
 
-    def __init__(self, *args: object, pacer: Pacer, **kwargs: object) -> None:
+    def __init__(
+        self, *args: object, pacer: Pacer, observe: Observe | None = None, **kwargs: object
+    ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._pacer = pacer
+        self._observe = observe
 
     async def _request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes = b""
@@ -95,6 +99,8 @@ class PoliteGitHubAPI(GitHubAPI):
             await self._pacer.wait()
         for attempt in range(1, MAX_INLINE_RETRIES + 1):
             status, response_headers, data = await super()._request(method, url, headers, body)
+            if self._observe is not None:
+                self._observe("github", method, status, response_headers)
             wait = rate_limit_wait(status, response_headers, data)
             if wait is None:
                 return status, response_headers, data

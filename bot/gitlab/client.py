@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import gitlab
 import requests
 
+from bot.metrics import Observe
 from handlers.forge import ForgeError
 
 T = TypeVar("T")
@@ -26,8 +27,17 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 class GitLabClient:
     """One GitLab instance and token, shared by every job of the process."""
 
-    def __init__(self, url: str, token: str, *, threads: int = 4, timeout: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        *,
+        threads: int = 4,
+        timeout: float = 30.0,
+        observe: Observe | None = None,
+    ):
         self.url = url.rstrip("/")
+        self._observe = observe
         self._token = token
         self._timeout = timeout
         self._local = threading.local()
@@ -48,6 +58,16 @@ class GitLabClient:
                 per_page=100,
                 user_agent="thoth-bot",
             )
+            if self._observe is not None:
+                observe = self._observe
+                client.session.hooks["response"].append(
+                    lambda response, *args, **kwargs: observe(
+                        "gitlab",
+                        response.request.method or "GET",
+                        response.status_code,
+                        response.headers,
+                    )
+                )
             self._local.client = client
         return client
 

@@ -242,7 +242,9 @@ async def thoth_bot_job(ctx: dict[str, Any], delivery: dict[str, Any]) -> str:
             except Exception as error:
                 delay = retry_delay(error, job, last_attempt=last_attempt, base=settings.retry_base)
                 if delay is not None:
+                    bot.metrics.job_runs.labels("retried").inc()
                     raise Retry(defer=delay) from error
+                bot.metrics.job_runs.labels("failed").inc()
                 await redis.incr(f"{PREFIX}jobs:failed")
                 return f"failed: {describe(error)}"
             if own.coalesce:
@@ -250,6 +252,7 @@ async def thoth_bot_job(ctx: dict[str, Any], delivery: dict[str, Any]) -> str:
                 await redis.zrem(_group_key(own.coalesce), *keys)
                 await redis.hdel(_payloads_key(own.coalesce), *keys)
             await redis.incr(f"{PREFIX}jobs:done")
+            bot.metrics.job_runs.labels("done").inc()
             return "done"
     finally:
         await lease.release()
@@ -294,10 +297,21 @@ async def run_worker(settings: Settings) -> None:
         poll_delay=0.2,
         handle_signals=True,
     )
+    site = None
+    if settings.metrics_port:
+        from aiohttp import web
+
+        from bot.web.app import create_worker_app
+
+        site = web.AppRunner(create_worker_app(bot), access_log=None)
+        await site.setup()
+        await web.TCPSite(site, settings.metrics_host, settings.metrics_port).start()
     try:
         await worker.async_run()
     except asyncio.CancelledError:
         pass  # SIGINT/SIGTERM: arq has put the running jobs back
     finally:
         await worker.close()
+        if site is not None:
+            await site.cleanup()
         await bot.stop()

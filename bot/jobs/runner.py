@@ -11,10 +11,15 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from bot.jobs.store import Job, JobStore
 
 log = logging.getLogger(__name__)
+
+class Counter(Protocol):
+    def inc(self) -> None: ...
+
 
 Execute = Callable[[Job, bool], Awaitable[None]]  # (job, last_attempt)
 
@@ -53,6 +58,7 @@ class JobRunner:
         max_attempts: int = 5,
         backoff_base: float = 2.0,
         poll_interval: float = 1.0,
+        count: Callable[[str], Counter] | None = None,
     ):
         self._store = store
         self._execute = execute
@@ -60,6 +66,7 @@ class JobRunner:
         self.max_attempts = max_attempts
         self._backoff_base = backoff_base
         self._poll = poll_interval
+        self._count = count  # outcome -> its counter (the metrics' job runs)
         self._busy: set[str] = set()
         self._claiming = asyncio.Lock()
         self._wakeup = asyncio.Event()
@@ -140,10 +147,17 @@ class JobRunner:
             delay = retry_delay(error, job, last_attempt=last_attempt, base=self._backoff_base)
             if delay is not None:
                 await self._store.retry(job.id, delay, describe(error))
+                self._counted("retried")
             else:
                 await self._store.fail(job.id, describe(error))
+                self._counted("failed")
             return
         await self._store.finish(job.id)
+        self._counted("done")
+
+    def _counted(self, outcome: str) -> None:
+        if self._count is not None:
+            self._count(outcome).inc()
 
 
 def describe(error: BaseException) -> str:

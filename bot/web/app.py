@@ -21,3 +21,14 @@ def create_app(bot: Bot) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+def create_worker_app(bot: Bot) -> web.Application:
+    """What `thoth-bot worker` serves on METRICS_PORT: its health and its metrics (its jobs'
+    advises and forge calls are counted where they run)."""
+    app = web.Application()
+    app[BOT_KEY] = bot
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -16,7 +16,8 @@ from gidgethub.sansio import validate_event
 from bot.github import events as github_events
 from bot.jobs import records
 from bot.jobs.store import Delivery
-from bot.web.replies import read_body, reply
+from bot.runtime import Bot
+from bot.web.replies import BodyTooLarge, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import coalesce_key
@@ -24,40 +25,63 @@ from handlers.events import coalesce_key
 log = logging.getLogger(__name__)
 
 
+# Events worth their own label in the metrics (the header comes before the signature is checked:
+# anything else is "other", so that strangers cannot mint label values).
+EVENTS = frozenset(
+    {"push", "pull_request", "issue_comment", "installation", "installation_repositories", "ping"}
+)
+
+
 async def github_webhook(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
+    event = request.headers.get("X-GitHub-Event", "")
+    outcome = "error"  # the queue failed: aiohttp answers 500, the forge will retry
+    try:
+        outcome, response = await _receive(request, bot)
+    except BodyTooLarge:
+        outcome = "too_large"
+        raise
+    finally:
+        bot.metrics.delivery("github", event if event in EVENTS else "other", outcome)
+    return response
+
+
+async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
+    """(outcome, answer)."""
     settings = bot.settings.github
     if settings is None:
-        return reply(404, "GitHub is not configured on this bot (set GITHUB_APP_ID)")
+        return "not_configured", reply(
+            404, "GitHub is not configured on this bot (set GITHUB_APP_ID)"
+        )
     body = await read_body(request)
     if bot.verify_signatures:
         signature = request.headers.get("X-Hub-Signature-256", "")
         if not signature.startswith("sha256="):
-            return reply(401, "missing X-Hub-Signature-256")
+            return "unauthorized", reply(401, "missing X-Hub-Signature-256")
         try:
             validate_event(body, signature=signature, secret=settings.webhook_secret or "")
         except ValidationFailure:
-            return reply(401, "bad signature")
+            return "unauthorized", reply(401, "bad signature")
     event_name = request.headers.get("X-GitHub-Event")
     delivery_id = request.headers.get("X-GitHub-Delivery")
     if not event_name or not delivery_id:
-        return reply(400, "missing X-GitHub-Event or X-GitHub-Delivery")
+        return "malformed", reply(400, "missing X-GitHub-Event or X-GitHub-Delivery")
     payload = decode_body(request.content_type, body)
     if payload is None:
-        return reply(400, "the body is not a JSON object")
+        return "malformed", reply(400, "the body is not a JSON object")
     if event_name == "ping":
-        return reply(200, "pong")
+        return "ping", reply(200, "pong")
     try:
         event = github_events.parse(event_name, payload)
     except github_events.MalformedPayload as error:
-        return reply(400, str(error))
+        return "malformed", reply(400, str(error))
     coalesce = None
     if isinstance(event, github_events.InstallationChange):
         if not (event.onboards or event.forgets):
-            return reply(200, f"ignored: {event_name} {event.action}")
+            return "ignored", reply(200, f"ignored: {event_name} {event.action}")
         key = f"installation:{event.installation_id}"
     elif event is None or not dispatch.wants(event):
-        return reply(200, f"ignored: {event_name}")
+        return "ignored", reply(200, f"ignored: {event_name}")
     else:
         key = dispatch.repo_key(event)
         coalesce = coalesce_key(event)
@@ -71,8 +95,8 @@ async def github_webhook(request: web.Request) -> web.Response:
     )
     [added] = await bot.queue.add_all([delivery])
     if not added:
-        return reply(200, "already received")
-    return reply(202, "queued", delivery=delivery_id)
+        return "duplicate", reply(200, "already received")
+    return "accepted", reply(202, "queued", delivery=delivery_id)
 
 
 def decode_body(content_type: str, body: bytes) -> dict | None:

@@ -15,9 +15,10 @@ from aiohttp import web
 from bot.gitlab import events as gitlab_events
 from bot.jobs import records
 from bot.jobs.store import Delivery
+from bot.runtime import Bot
 from bot.signing import verify_standard_webhook
 from bot.web.github_hook import decode_body
-from bot.web.replies import read_body, reply
+from bot.web.replies import BodyTooLarge, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import Event, OnboardEvent, PushEvent, coalesce_key
@@ -25,31 +26,58 @@ from handlers.events import Event, OnboardEvent, PushEvent, coalesce_key
 log = logging.getLogger(__name__)
 
 
+# Events worth their own label in the metrics (anything else is "other": the header comes before
+# the token is checked, and strangers must not mint label values).
+EVENTS = {
+    "Push Hook": "push",
+    "Tag Push Hook": "tag_push",
+    "Merge Request Hook": "merge_request",
+    "Note Hook": "note",
+    "System Hook": "system",
+}
+
+
 async def gitlab_webhook(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
+    event = EVENTS.get(request.headers.get("X-Gitlab-Event", ""), "other")
+    outcome = "error"  # the queue failed: aiohttp answers 500, the forge will retry
+    try:
+        outcome, response = await _receive(request, bot)
+    except BodyTooLarge:
+        outcome = "too_large"
+        raise
+    finally:
+        bot.metrics.delivery("gitlab", event, outcome)
+    return response
+
+
+async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
+    """(outcome, answer)."""
     settings = bot.settings.gitlab
     if settings is None:
-        return reply(404, "GitLab is not configured on this bot (set GITLAB_TOKEN)")
+        return "not_configured", reply(
+            404, "GitLab is not configured on this bot (set GITLAB_TOKEN)"
+        )
     body = await read_body(request)
     if bot.verify_signatures:
         token = request.headers.get("X-Gitlab-Token", "")
         expected = settings.webhook_secret or ""
         if not token or not hmac.compare_digest(token.encode(), expected.encode()):
-            return reply(401, "bad or missing X-Gitlab-Token")
+            return "unauthorized", reply(401, "bad or missing X-Gitlab-Token")
         if settings.signing_token:
             problem = verify_standard_webhook(settings.signing_token, request.headers, body)
             if problem is not None:
-                return reply(401, problem)
+                return "unauthorized", reply(401, problem)
     event_name = request.headers.get("X-Gitlab-Event")
     if not event_name:
-        return reply(400, "missing X-Gitlab-Event")
+        return "malformed", reply(400, "missing X-Gitlab-Event")
     payload = decode_body(request.content_type, body)
     if payload is None:
-        return reply(400, "the body is not a JSON object")
+        return "malformed", reply(400, "the body is not a JSON object")
     try:
         event = gitlab_events.parse(event_name, payload)
     except gitlab_events.MalformedPayload as error:
-        return reply(400, str(error))
+        return "malformed", reply(400, str(error))
     deliveries = []
     onboarding = _first_sighting(event_name, payload, event)
     if onboarding is not None and onboarding.first_sighting not in bot.sightings:
@@ -73,10 +101,10 @@ async def gitlab_webhook(request: web.Request) -> web.Response:
         bot.sightings.add(onboarding.first_sighting or "")
     queued = [delivery.key for delivery, new in zip(deliveries, added, strict=True) if new]
     if queued:
-        return reply(202, "queued", jobs=queued)
+        return "accepted", reply(202, "queued", jobs=queued)
     if wanted or isinstance(event, OnboardEvent):
-        return reply(200, "already received")
-    return reply(200, f"ignored: {event_name}")
+        return "duplicate", reply(200, "already received")
+    return "ignored", reply(200, f"ignored: {event_name}")
 
 
 def _first_sighting(event_name: str, payload: dict, event: Event | None) -> Delivery | None:

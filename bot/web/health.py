@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bot.web.replies import reply
 from bot.web.state import BOT_KEY
@@ -24,16 +25,8 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
     counts = await bot.queue.counts()
-    states = ("queued", "running", "done", "failed")
-    lines = [
-        "# HELP thoth_bot_jobs Jobs by state (done and failed: those still remembered).",
-        "# TYPE thoth_bot_jobs gauge",
-        *(f'thoth_bot_jobs{{state="{state}"}} {counts.get(state, 0)}' for state in states),
-        "# HELP thoth_bot_queue_depth Jobs waiting to run (ready now or later).",
-        "# TYPE thoth_bot_queue_depth gauge",
-        f"thoth_bot_queue_depth {counts.get('queued', 0)}",
-        "# HELP thoth_bot_queue_engine The job engine in use.",
-        "# TYPE thoth_bot_queue_engine gauge",
-        f'thoth_bot_queue_engine{{engine="{"redis" if bot.settings.redis_url else "embedded"}"}} 1',
-    ]
-    return web.Response(text="\n".join(lines) + "\n", content_type="text/plain", charset="utf-8")
+    engine = "redis" if bot.settings.redis_url else "embedded"
+    return web.Response(
+        body=bot.metrics.render(counts, engine),
+        headers={"Content-Type": CONTENT_TYPE_LATEST},
+    )

@@ -398,9 +398,9 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         headers = {
             "X-GitHub-Media-Type": "github.v3; format=json",
             "X-RateLimit-Limit": "5000",
-            "X-RateLimit-Remaining": "4999",
+            "X-RateLimit-Remaining": str(max(0, 5000 - len(self.calls))),
             "X-RateLimit-Reset": str(int(time.time()) + 3600),
-            "X-RateLimit-Used": "1",
+            "X-RateLimit-Used": str(min(5000, len(self.calls))),
             **{k: v for k, v in headers.items() if v},
         }
         if status == 204:
