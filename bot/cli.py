@@ -14,7 +14,8 @@ from collections.abc import Sequence
 
 import uvloop
 
-from bot.config import ConfigError, Settings, load_settings
+from bot import logs
+from bot.config import ConfigError, load_settings, missing_webhook_secrets
 
 log = logging.getLogger("thoth-bot")
 
@@ -22,10 +23,7 @@ log = logging.getLogger("thoth-bot")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("THOTH_BOT_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure()
     try:
         return args.run(args)
     except ConfigError as error:
@@ -80,22 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.serve import serve
 
     settings = load_settings(args.config)
-    missing = [
-        name
-        for name, forge, secret in (
-            (
-                "GITHUB_WEBHOOK_SECRET",
-                settings.github,
-                settings.github and settings.github.webhook_secret,
-            ),
-            (
-                "GITLAB_WEBHOOK_SECRET",
-                settings.gitlab,
-                settings.gitlab and settings.gitlab.webhook_secret,
-            ),
-        )
-        if forge is not None and not secret
-    ]
+    missing = missing_webhook_secrets(settings)
     if missing and not args.insecure_skip_verify:
         raise ConfigError(
             f"{', '.join(missing)} is not set: deliveries could not be verified. Fix: set it to "
@@ -165,7 +148,14 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    settings: Settings = load_settings(args.config)
+    from bot.config_check import problems
+
+    settings, found = problems(args.config, os.environ)
+    if found or settings is None:
+        print(f"thoth-bot: {len(found)} problem(s) in the configuration:", file=sys.stderr)
+        for problem in found:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
     source = settings.config_path or "the built-in default configuration"
     print(f"configuration: {source}")
     print(f"default node class: {settings.default_node_class}")
@@ -180,6 +170,13 @@ def _check_config(args: argparse.Namespace) -> int:
     print(
         f"GitLab: {'configured at ' + settings.gitlab.url if settings.gitlab else 'not configured'}"
     )
+    print(f"jobs: {'Redis (distributed)' if settings.redis_url else 'embedded (SQLite)'}")
     print(f"state directory: {settings.state_dir}")
+    if github is None and settings.gitlab is None:
+        print(
+            "warning: no forge is configured; `serve` will answer health checks only. Set "
+            "GITHUB_APP_ID, GITHUB_PRIVATE_KEY(_PATH) and GITHUB_WEBHOOK_SECRET, or "
+            "GITLAB_TOKEN and GITLAB_WEBHOOK_SECRET."
+        )
     print("configuration OK")
     return 0

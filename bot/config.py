@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -139,6 +140,32 @@ class Settings:
     hardware_rules: tuple[Rule, ...] = field(default_factory=shipped_rules)
 
 
+def _redis_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    if value.startswith("unix://"):
+        return value
+    return _url(value, "REDIS_URL", ("redis", "rediss"), "redis://redis:6379/0")
+
+
+def secrets_of(settings: Settings) -> list[str | None]:
+    """Every value of the settings that must never be shown (logs scrub them)."""
+    github, gitlab = settings.github, settings.gitlab
+    return [
+        github and github.private_key,
+        github and github.webhook_secret,
+        gitlab and gitlab.token,
+        gitlab and gitlab.webhook_secret,
+        gitlab and gitlab.signing_token,
+        settings.thoth_token,
+        _url_password(settings.redis_url),
+    ]
+
+
+def _url_password(url: str | None) -> str | None:
+    return urlsplit(url).password if url else None
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -162,7 +189,7 @@ def load_settings(
         text = resources.files("bot").joinpath("data/default-config.yaml").read_text("utf-8")
         shown = "the built-in default configuration"
     node_classes, default_class, lock, adviser = _parse_file(text, shown)
-    thoth_host = env.get("THOTH_HOST") or None
+    thoth_host = _thoth_host(env.get("THOTH_HOST"))
     adviser_kind = env.get("THOTH_BOT_ADVISER") or ("thoth" if thoth_host else "local")
     if adviser_kind not in ("thoth", "local"):
         raise ConfigError(
@@ -180,12 +207,12 @@ def load_settings(
         lock_labels=tuple(lock.get("labels", ("thoth", "dependencies"))),
         cache_ttl=parse_duration(lock.get("cache_ttl", "3h"), "lock.cache_ttl"),
         advise_timeout=parse_duration(adviser.get("timeout", "45m"), "adviser.timeout"),
-        github=_github(env),
-        gitlab=_gitlab(env),
+        github=github_settings(env),
+        gitlab=gitlab_settings(env),
         adviser=adviser_kind,
         thoth_host=thoth_host,
         thoth_token=env.get("THOTH_TOKEN") or None,
-        redis_url=env.get("REDIS_URL") or None,
+        redis_url=_redis_url(env.get("REDIS_URL")),
         state_dir=Path(env.get("THOTH_BOT_STATE_DIR") or ".thoth-bot"),
         config_path=config_path,
         workers=_positive_int(env.get("THOTH_BOT_WORKERS", "4"), "THOTH_BOT_WORKERS"),
@@ -207,7 +234,12 @@ def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict,
     try:
         source = YamlSource(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{shown} is not valid YAML: {error}. Fix: correct the syntax.") from None
+        mark = getattr(error, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}" if mark is not None else shown
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(
+            f"{where}: not valid YAML ({problem}). Fix: correct the syntax there."
+        ) from None
     error = first_schema_error(CONFIG_SCHEMA, source.data)
     if error is not None:
         line = source.line(list(error.absolute_path))
@@ -251,10 +283,15 @@ def _node_class(name: str, spec: Mapping[str, Any]) -> NodeClass:
     )
 
 
-def _github(env: Mapping[str, str]) -> GitHubSettings | None:
+def github_settings(env: Mapping[str, str]) -> GitHubSettings | None:
     app_id = env.get("GITHUB_APP_ID")
     if not app_id:
         return None
+    if not app_id.strip().isdigit():
+        raise ConfigError(
+            f"GITHUB_APP_ID={app_id!r} is not a number. Fix: the App ID shown on the App's "
+            "settings page (General, About)."
+        )
     key = env.get("GITHUB_PRIVATE_KEY")
     key_path = env.get("GITHUB_PRIVATE_KEY_PATH")
     if not key and key_path:
@@ -279,25 +316,85 @@ def _github(env: Mapping[str, str]) -> GitHubSettings | None:
         app_id=app_id,
         private_key=key,
         webhook_secret=env.get("GITHUB_WEBHOOK_SECRET") or None,
-        api_url=(env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/"),
+        api_url=_url(
+            env.get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL,
+            "GITHUB_API_URL",
+            ("http", "https"),
+            "https://api.github.com or https://github.example.com/api/v3",
+        ),
     )
 
 
-def _gitlab(env: Mapping[str, str]) -> GitLabSettings | None:
+def gitlab_settings(env: Mapping[str, str]) -> GitLabSettings | None:
     token = env.get("GITLAB_TOKEN")
     if not token:
         return None
     signing = env.get("GITLAB_WEBHOOK_SIGNING_TOKEN") or None
     if signing is not None and not signing.startswith("whsec_"):
         raise ConfigError(
-            "GITLAB_WEBHOOK_SIGNING_TOKEN must be the `whsec_...` token GitLab shows for the hook."
+            "GITLAB_WEBHOOK_SIGNING_TOKEN must be the `whsec_...` token GitLab shows for the "
+            "hook. Fix: copy it from the hook's settings, or unset it (signatures not checked)."
         )
     return GitLabSettings(
-        url=(env.get("GITLAB_URL") or DEFAULT_GITLAB_URL).rstrip("/"),
+        url=_url(
+            env.get("GITLAB_URL") or DEFAULT_GITLAB_URL,
+            "GITLAB_URL",
+            ("http", "https"),
+            "https://gitlab.com or https://gitlab.example.com",
+        ),
         token=token,
         webhook_secret=env.get("GITLAB_WEBHOOK_SECRET") or None,
         signing_token=signing,
     )
+
+
+def _url(value: str, name: str, schemes: tuple[str, ...], example: str) -> str:
+    """`value` when it is an absolute URL with one of `schemes` and a host."""
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(
+            f"{name}={value!r} is not a {' or '.join(schemes)} URL. Fix: write it in full, "
+            f"like {example}."
+        )
+    return value.rstrip("/")
+
+
+_HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
+
+
+def _thoth_host(value: str | None) -> str | None:
+    """THOTH_HOST: a host name (https is meant) or a full URL."""
+    if not value:
+        return None
+    if "://" in value:
+        return _url(value, "THOTH_HOST", ("http", "https"), "https://thoth.example.com")
+    if not _HOST.match(value):
+        raise ConfigError(
+            f"THOTH_HOST={value!r} is neither a host name nor a URL. Fix: a host name such as "
+            "thoth.example.com, or a URL such as http://thoth.example.com:8080."
+        )
+    return value
+
+
+def missing_webhook_secrets(settings: Settings) -> list[str]:
+    """The webhook secret variables a configured forge lacks (its deliveries could not be
+    verified)."""
+    return [
+        name
+        for name, forge, secret in (
+            (
+                "GITHUB_WEBHOOK_SECRET",
+                settings.github,
+                settings.github and settings.github.webhook_secret,
+            ),
+            (
+                "GITLAB_WEBHOOK_SECRET",
+                settings.gitlab,
+                settings.gitlab and settings.gitlab.webhook_secret,
+            ),
+        )
+        if forge is not None and not secret
+    ]
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -322,7 +419,7 @@ def _positive_int(value: str, name: str) -> int:
     except ValueError:
         number = 0
     if number < 1:
-        raise ConfigError(f"{name}={value!r} must be a positive whole number.")
+        raise ConfigError(f"{name}={value!r} must be a positive whole number. Fix: such as 4.")
     return number
 
 

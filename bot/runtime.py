@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bot import logs
 from bot.advisers.factory import make_adviser
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, secrets_of
 from bot.github import events as github_events
 from bot.github.auth import GitHubAppAuth
 from bot.github.forge import GitHubForge, installation_repositories
@@ -49,6 +50,7 @@ class Bot:
     metrics: Metrics = field(default_factory=Metrics)
 
     async def start(self) -> None:
+        logs.never_log(secrets_of(self.settings))
         self.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=60, connect=10),
             headers={"User-Agent": "thoth-bot"},

@@ -1,10 +1,14 @@
 """One fake GitHub and one fake Thoth for the whole run; a fresh bot and repository per test.
 
 Every lock the bot commits during a test is checked afterwards with the real `pipenv verify`.
+Every line any bot logs during the run is kept (JSON, DEBUG) and, at the end, searched for the
+run's secrets: one found fails the run.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,8 +17,20 @@ import pytest
 from fakes.github import FakeGitHub
 from fakes.gitlab import FakeGitLab
 from fakes.thoth import FakeThoth
-from harness import BotUnderTest, bot_env, start_fakes, start_gitlab
+from harness import (
+    GITLAB_SECRET,
+    GITLAB_TOKEN,
+    SECRET,
+    TEST_LOGS,
+    BotUnderTest,
+    app_keys,
+    bot_env,
+    start_fakes,
+    start_gitlab,
+)
 from tools import pipenv_verify
+
+from bot import logs
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +56,44 @@ def gitlab() -> Iterator[FakeGitLab]:
     fake = start_gitlab()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_log_line(github: FakeGitHub, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The run's logs as the bot writes them: in-process bots through the bot's own handler on
+    the root logger, bots run as processes (`BotProcess`) through their stderr, into this
+    directory. Afterwards, none may hold a secret of the run (a failure at teardown says where)."""
+    directory = tmp_path_factory.mktemp("logs")
+    os.environ[TEST_LOGS] = str(directory)
+    stream = (directory / "in-process.log").open("w", encoding="utf-8")
+    handler = logs.make_handler(stream, json=True)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield directory
+    root.removeHandler(handler)
+    root.setLevel(level)
+    stream.close()
+    secrets = {SECRET, GITLAB_TOKEN, GITLAB_SECRET, *github.tokens}
+    secrets.update(line for line in app_keys()[0].splitlines() if "-----" not in line)
+    leaks = [
+        f"{path}:{number}: {name}"
+        for path in sorted(tmp_path_factory.getbasetemp().rglob("*.log"))
+        for number, line in enumerate(path.read_text("utf-8", "replace").splitlines(), 1)
+        for name in [_leak(line, secrets)]
+        if name
+    ]
+    assert not leaks, "secrets in the logs:\n" + "\n".join(leaks[:20])
+
+
+def _leak(line: str, secrets: set[str]) -> str | None:
+    for secret in secrets:
+        if secret in line:
+            return f"{secret[:6]}... (a configured secret or a minted token)"
+    if "PRIVATE KEY-----" in line:
+        return "a PEM private key"
+    return None
 
 
 @pytest.fixture

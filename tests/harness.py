@@ -228,11 +228,23 @@ async def wait_until_ready(url: str, what: str) -> None:
     raise TimeoutError(f"{what} did not become ready")
 
 
+# The directory of the run's logs (conftest's `every_log_line`), for bots run as processes.
+TEST_LOGS = "THOTH_BOT_TEST_LOGS"
+
+
 class BotProcess:
-    """`thoth-bot ARGS` as its own process, as the Procfile runs it; stderr to `log`."""
+    """`thoth-bot ARGS` as its own process, as the Procfile runs it; stderr to `log` (else, in a
+    test run, to a file of the run's logs), in JSON at DEBUG unless `env` says otherwise."""
 
     def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
-        self.env = {**os.environ, **env}
+        self.env = {
+            **os.environ,
+            "THOTH_BOT_LOG_FORMAT": "json",
+            "THOTH_BOT_LOG_LEVEL": "DEBUG",
+            **env,
+        }
+        if log is None and os.environ.get(TEST_LOGS):
+            log = Path(os.environ[TEST_LOGS]) / f"{type(self).__name__}-{uuid.uuid4().hex}.log"
         self.log = log
         self.process: asyncio.subprocess.Process | None = None
 

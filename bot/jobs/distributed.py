@@ -43,6 +43,7 @@ from arq.constants import (
 from arq.jobs import serialize_job
 from arq.worker import Retry, func
 
+from bot import logs
 from bot.config import Settings
 from bot.jobs.group_commit import GroupCommit
 from bot.jobs.runner import describe, retry_delay
@@ -214,8 +215,13 @@ async def thoth_bot_job(ctx: dict[str, Any], delivery: dict[str, Any]) -> str:
     bot: Bot = ctx["bot"]
     redis: ArqRedis = ctx["redis"]
     job_id: str = ctx["job_id"]
-    settings = bot.settings
     own = Delivery(**delivery)
+    with logs.context(delivery=own.key, repo=own.repo, job=job_id):
+        return await _run_job(bot, redis, job_id, own)
+
+
+async def _run_job(bot: Bot, redis: ArqRedis, job_id: str, own: Delivery) -> str:
+    settings = bot.settings
     lease = Lease(redis, f"{PREFIX}repo:{own.repo}", settings.lease)
     if not await lease.acquire():
         raise Retry(defer=random.uniform(0.2, 1.0))  # the repository is busy elsewhere

@@ -13,9 +13,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from bot import logs
 from bot.jobs.store import Job, JobStore
 
 log = logging.getLogger(__name__)
+
 
 class Counter(Protocol):
     def inc(self) -> None: ...
@@ -138,6 +140,10 @@ class JobRunner:
                 self.notify()
 
     async def _run(self, job: Job) -> None:
+        with logs.context(delivery=job.key, repo=job.repo, job=job.id):
+            await self._attempt(job)
+
+    async def _attempt(self, job: Job) -> None:
         last_attempt = job.attempts >= self.max_attempts
         try:
             await self._execute(job, last_attempt)

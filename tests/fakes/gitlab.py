@@ -364,13 +364,13 @@ class FakeGitLab(ThreadedServer):
         status, data, headers = self._handle(request, raw_path, body)
         with self._lock:
             self.calls.append(Call(request.method, request.path_qs, status))
-            # gitlab.com's rate limit headers (2,000 calls a minute for a user)
-            headers = {
-                "RateLimit-Limit": "2000",
-                "RateLimit-Remaining": str(max(0, 2000 - len(self.calls))),
-                "RateLimit-Reset": str(int(time.time()) + 60),
-                **headers,
-            }
+            if status < 400:  # gitlab.com's rate limit headers (2,000 calls a minute a user)
+                headers = {
+                    "RateLimit-Limit": "2000",
+                    "RateLimit-Remaining": str(max(0, 2000 - len(self.calls))),
+                    "RateLimit-Reset": str(int(time.time()) + 60),
+                    **headers,
+                }
         if request.method == "HEAD" or status == 204:
             return web.Response(status=status, headers=headers)
         return web.json_response(data, status=status, headers=headers)
