@@ -59,6 +59,17 @@ async def test_a_jobs_lines_carry_its_delivery_repository_and_job(
     assert (submitted["delivery"], submitted["repo"]) == ("github:log-1", repo)
 
 
+async def test_a_refused_delivery_is_logged_with_its_id_and_reason(
+    bot: BotUnderTest, captured: io.StringIO
+) -> None:
+    status, _ = await bot.deliver("push", {"zen": "x"}, delivery="forged-1", secret="wrong")
+    assert status == 401
+    [refused] = [line for line in lines(captured) if line["logger"] == "bot.web.deliveries"]
+    assert refused["level"] == "INFO"
+    assert refused["delivery"] == "github:forged-1"
+    assert "unauthorized" in refused["message"] and "bad signature" in refused["message"]
+
+
 PRIVATE_KEY = app_keys()[0]
 
 

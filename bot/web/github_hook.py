@@ -17,6 +17,7 @@ from bot.github import events as github_events
 from bot.jobs import records
 from bot.jobs.store import Delivery
 from bot.runtime import Bot
+from bot.web.outcomes import record
 from bot.web.replies import BodyTooLarge, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
@@ -35,14 +36,17 @@ EVENTS = frozenset(
 async def github_webhook(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
     event = request.headers.get("X-GitHub-Event", "")
-    outcome = "error"  # the queue failed: aiohttp answers 500, the forge will retry
+    outcome, response = "error", None  # the queue failed: a 500, and the forge will retry
     try:
         outcome, response = await _receive(request, bot)
     except BodyTooLarge:
         outcome = "too_large"
         raise
     finally:
-        bot.metrics.delivery("github", event if event in EVENTS else "other", outcome)
+        delivery = request.headers.get("X-GitHub-Delivery")
+        label = event if event in EVENTS else "other"
+        record(bot, "github", label, outcome, delivery, response)
+    assert response is not None
     return response
 
 

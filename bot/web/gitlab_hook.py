@@ -18,6 +18,7 @@ from bot.jobs.store import Delivery
 from bot.runtime import Bot
 from bot.signing import verify_standard_webhook
 from bot.web.github_hook import decode_body
+from bot.web.outcomes import record
 from bot.web.replies import BodyTooLarge, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
@@ -40,14 +41,17 @@ EVENTS = {
 async def gitlab_webhook(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
     event = EVENTS.get(request.headers.get("X-Gitlab-Event", ""), "other")
-    outcome = "error"  # the queue failed: aiohttp answers 500, the forge will retry
+    outcome, response = "error", None  # the queue failed: a 500, and the forge will retry
     try:
         outcome, response = await _receive(request, bot)
     except BodyTooLarge:
         outcome = "too_large"
         raise
     finally:
-        bot.metrics.delivery("gitlab", event, outcome)
+        headers = request.headers
+        delivery = headers.get("Idempotency-Key") or headers.get("X-Gitlab-Event-UUID")
+        record(bot, "gitlab", event, outcome, delivery, response)
+    assert response is not None
     return response
 
 
