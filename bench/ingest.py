@@ -48,6 +48,7 @@ from harness import (
     bot_env,
     free_port,
     start_fakes,
+    wait_until_ready,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,19 +63,6 @@ class Result:
     p99: float
     statuses: dict[int, int]
     lost: int | None = None
-
-
-async def wait_ready(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            try:
-                async with session.get(url + "/readyz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{url} did not become ready")
 
 
 def bodies(repos: int) -> list[bytes]:
@@ -147,7 +135,7 @@ async def bare(args: argparse.Namespace) -> Result:
         sys.executable, str(ROOT / "bench" / "bare_server.py"), str(port)
     )
     try:
-        await wait_ready(f"http://127.0.0.1:{port}")
+        await wait_until_ready(f"http://127.0.0.1:{port}", "the bare server")
         return await measure(
             "bare aiohttp 202", f"http://127.0.0.1:{port}/webhooks/github", args, None
         )

@@ -7,7 +7,6 @@ run's secrets: one found fails the run.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +24,11 @@ from harness import (
     BotUnderTest,
     app_keys,
     bot_env,
+    bot_logs,
     start_fakes,
     start_gitlab,
 )
 from tools import pipenv_verify
-
-from bot import logs
 
 
 @pytest.fixture(scope="session")
@@ -65,16 +63,8 @@ def every_log_line(github: FakeGitHub, tmp_path_factory: pytest.TempPathFactory)
     directory. Afterwards, none may hold a secret of the run (a failure at teardown says where)."""
     directory = tmp_path_factory.mktemp("logs")
     os.environ[TEST_LOGS] = str(directory)
-    stream = (directory / "in-process.log").open("w", encoding="utf-8")
-    handler = logs.make_handler(stream, json=True)
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield directory
-    root.removeHandler(handler)
-    root.setLevel(level)
-    stream.close()
+    with (directory / "in-process.log").open("w", encoding="utf-8") as stream, bot_logs(stream):
+        yield directory
     secrets = {SECRET, GITLAB_TOKEN, GITLAB_SECRET, *github.tokens}
     secrets.update(line for line in app_keys()[0].splitlines() if "-----" not in line)
     leaks = [

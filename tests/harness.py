@@ -6,16 +6,19 @@ Shared by the end-to-end tests (`conftest.py`) and `bench/calls.py`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import logging
 import os
 import signal
 import socket
 import sys
 import uuid
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, Self
+from typing import IO, Any, Self
 
 import aiohttp
 import gitlab_payloads
@@ -27,6 +30,7 @@ from fakes.gitlab import FakeGitLab
 from fakes.thoth import FakeThoth
 from payloads import headers
 
+from bot import logs
 from bot.config import Settings, load_settings
 from bot.runtime import Bot
 from bot.serve import build_app
@@ -226,6 +230,22 @@ async def wait_until_ready(url: str, what: str) -> None:
                 pass
             await asyncio.sleep(0.05)
     raise TimeoutError(f"{what} did not become ready")
+
+
+@contextlib.contextmanager
+def bot_logs(stream: IO[str]) -> Iterator[None]:
+    """Everything logged meanwhile, by every logger at DEBUG, written to `stream` by the bot's
+    own handler (JSON, context fields, secrets scrubbed)."""
+    handler = logs.make_handler(stream, json=True)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 # The directory of the run's logs (conftest's `every_log_line`), for bots run as processes.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from fakes.github import FakeGitHub
-from harness import SECRET, BotUnderTest, app_keys, new_repo_name, pipfile
+from harness import SECRET, BotUnderTest, app_keys, bot_logs, new_repo_name, pipfile
 from test_push import push_payload
 
 from bot import logs
@@ -21,14 +21,8 @@ pytestmark = pytest.mark.usefixtures("fakes")
 def captured() -> Iterator[io.StringIO]:
     """What the bot's own JSON handler writes, from every logger, while the test runs."""
     stream = io.StringIO()
-    handler = logs.make_handler(stream, json=True)
-    root = logging.getLogger()
-    level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream
-    root.removeHandler(handler)
-    root.setLevel(level)
+    with bot_logs(stream):
+        yield stream
 
 
 def lines(stream: io.StringIO) -> list[dict]:

@@ -17,8 +17,8 @@ from bot.github import events as github_events
 from bot.jobs import records
 from bot.jobs.store import Delivery
 from bot.runtime import Bot
-from bot.web.outcomes import record
-from bot.web.replies import BodyTooLarge, read_body, reply
+from bot.web.outcomes import answer
+from bot.web.replies import read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import coalesce_key
@@ -36,18 +36,9 @@ EVENTS = frozenset(
 async def github_webhook(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
     event = request.headers.get("X-GitHub-Event", "")
-    outcome, response = "error", None  # the queue failed: a 500, and the forge will retry
-    try:
-        outcome, response = await _receive(request, bot)
-    except BodyTooLarge:
-        outcome = "too_large"
-        raise
-    finally:
-        delivery = request.headers.get("X-GitHub-Delivery")
-        label = event if event in EVENTS else "other"
-        record(bot, "github", label, outcome, delivery, response)
-    assert response is not None
-    return response
+    label = event if event in EVENTS else "other"
+    delivery = request.headers.get("X-GitHub-Delivery")
+    return await answer(bot, "github", label, delivery, lambda: _receive(request, bot))
 
 
 async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:

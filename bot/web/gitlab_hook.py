@@ -18,8 +18,8 @@ from bot.jobs.store import Delivery
 from bot.runtime import Bot
 from bot.signing import verify_standard_webhook
 from bot.web.github_hook import decode_body
-from bot.web.outcomes import record
-from bot.web.replies import BodyTooLarge, read_body, reply
+from bot.web.outcomes import answer
+from bot.web.replies import read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import Event, OnboardEvent, PushEvent, coalesce_key
@@ -41,18 +41,9 @@ EVENTS = {
 async def gitlab_webhook(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
     event = EVENTS.get(request.headers.get("X-Gitlab-Event", ""), "other")
-    outcome, response = "error", None  # the queue failed: a 500, and the forge will retry
-    try:
-        outcome, response = await _receive(request, bot)
-    except BodyTooLarge:
-        outcome = "too_large"
-        raise
-    finally:
-        headers = request.headers
-        delivery = headers.get("Idempotency-Key") or headers.get("X-Gitlab-Event-UUID")
-        record(bot, "gitlab", event, outcome, delivery, response)
-    assert response is not None
-    return response
+    headers = request.headers
+    delivery = headers.get("Idempotency-Key") or headers.get("X-Gitlab-Event-UUID")
+    return await answer(bot, "gitlab", event, delivery, lambda: _receive(request, bot))
 
 
 async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:

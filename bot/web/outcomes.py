@@ -4,14 +4,37 @@ INFO with their reason, the rest at DEBUG (one line per delivery would cost the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from bot.runtime import Bot
+from bot.web.replies import BodyTooLarge
 
 log = logging.getLogger("bot.web.deliveries")
 
 REFUSED = frozenset({"unauthorized", "malformed", "too_large", "error"})
+
+
+async def answer(
+    bot: Bot,
+    forge: str,
+    event: str,
+    delivery: str | None,
+    receive: Callable[[], Awaitable[tuple[str, web.Response]]],
+) -> web.Response:
+    """`receive()`'s answer, its outcome recorded (a body over the limit, or a queue that
+    failed and makes the answer a 500, too)."""
+    outcome, response = "error", None
+    try:
+        outcome, response = await receive()
+    except BodyTooLarge:
+        outcome = "too_large"
+        raise
+    finally:
+        record(bot, forge, event, outcome, delivery, response)
+    assert response is not None
+    return response
 
 
 def record(
