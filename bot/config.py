@@ -245,7 +245,8 @@ def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict,
         line = source.line(list(error.absolute_path))
         raise ConfigError(
             f"{shown}:{line}: {describe_schema_error(error)}. Fix: see the configuration "
-            "reference in README.md (node classes need hardware, python_version and platform)."
+            "reference in docs/operator-guide.md (node classes need hardware, python_version "
+            "and platform)."
         )
     data = source.data
     node_classes = {name: _node_class(name, spec) for name, spec in data["node_classes"].items()}

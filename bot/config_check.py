@@ -2,8 +2,8 @@
 
 `load_settings` stops at the first problem, as a starting process should; this goes on and
 reports every one: the node classes file, each forge's credentials (the App's key is used to
-sign a JWT, as the bot will), the webhook secrets, the URLs, the adviser, Redis, the numbers
-and durations, the state directory.
+sign a JWT, as the bot will), the webhook secrets, the URLs, the adviser, that arq is there
+for REDIS_URL (Redis itself is not contacted), the numbers and durations, the state directory.
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ class Metrics:
         )
         self.jobs = Gauge(
             "thoth_bot_jobs",
-            "Jobs by state (done and failed: those still remembered).",
+            "Jobs by state. Embedded: done and failed are those still remembered; distributed: "
+            "counted since Redis started, the same in every process.",
             ["state"],
             registry=registry,
         )

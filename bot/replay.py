@@ -27,12 +27,16 @@ async def replay(
         if secret:
             digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Hub-Signature-256"] = f"sha256={digest}"
+        else:
+            _unsigned("GITHUB_WEBHOOK_SECRET")
     else:
         headers["X-Gitlab-Event"] = event
         headers["X-Gitlab-Event-UUID"] = delivery
         headers["Idempotency-Key"] = delivery
         if os.environ.get("GITLAB_WEBHOOK_SECRET"):
             headers["X-Gitlab-Token"] = os.environ["GITLAB_WEBHOOK_SECRET"]
+        else:
+            _unsigned("GITLAB_WEBHOOK_SECRET")
         signing = os.environ.get("GITLAB_WEBHOOK_SIGNING_TOKEN")
         if signing:
             headers.update(standard_webhook_headers(signing, delivery, body))
@@ -46,3 +50,11 @@ async def replay(
             return 1
     print(f"{response.status} {text}")
     return 0 if response.status < 300 else 1
+
+
+def _unsigned(variable: str) -> None:
+    print(
+        f"thoth-bot replay: {variable} is not set, sending the delivery unsigned (a bot that "
+        "verifies deliveries will answer 401).",
+        file=sys.stderr,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 from collections.abc import AsyncIterator
 
@@ -12,6 +13,8 @@ from aiohttp import web
 from bot.config import Settings
 from bot.runtime import Bot
 from bot.web.app import create_app
+
+log = logging.getLogger(__name__)
 
 # The job store's thread needs the GIL back after each commit (fsync) while the event loop
 # holds it, and CPython lets a waiting thread wait this long before asking the holder to let
@@ -47,4 +50,5 @@ def serve(settings: Settings, *, host: str, port: int, verify: bool = True) -> N
         port=port,
         access_log=None,
         loop=uvloop.new_event_loop(),
+        print=lambda _: log.info("serving on http://%s:%d", host, port),  # a log line, not stdout
     )

@@ -20,6 +20,11 @@ from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
 log = logging.getLogger(__name__)
 
 API_PATH = "/api/v1"
+# People read a retryable failure only once the bot has stopped retrying it.
+GAVE_UP = (
+    "The bot retried with back-off and has given up on this change: push again, or comment "
+    "`/thoth refresh` in its pull request, to try once more."
+)
 # The only platform the user-API's RuntimeEnvironment schema accepts.
 SUPPORTED_PLATFORMS = ("linux-x86_64",)
 # Consecutive failed polls (connection error, timeout, 5xx) before giving up for now.
@@ -118,7 +123,7 @@ class ThothAdviser:
             what = f"advise {analysis_id}" if analysis_id else "the advise request"
             raise AdviseError(
                 f"Thoth at {self.host} did not answer {what} within "
-                f"{_duration(self._timeout)}; the bot will try again later.",
+                f"{_duration(self._timeout)}. {GAVE_UP}",
                 retryable=True,
                 analysis_id=analysis_id,
             ) from None
@@ -147,8 +152,8 @@ class ThothAdviser:
             status, data = await self._exchange("POST", "/advise/python", params=params, json=body)
         except _Transient as exc:
             raise AdviseError(
-                f"Thoth at {self.host} could not be reached to submit the advise ({exc}); "
-                "the bot will try again later.",
+                f"Thoth at {self.host} could not be reached to submit the advise ({exc}). "
+                + GAVE_UP,
                 retryable=True,
             ) from None
         if status == 202 and isinstance(data, dict) and data.get("analysis_id"):
@@ -180,7 +185,7 @@ class ThothAdviser:
                 if failures >= POLL_ATTEMPTS:
                     raise AdviseError(
                         f"Thoth at {self.host} failed {failures} times in a row while the bot "
-                        f"waited for advise {analysis_id} ({exc}); the bot will try again later.",
+                        f"waited for advise {analysis_id} ({exc}). {GAVE_UP}",
                         retryable=True,
                         analysis_id=analysis_id,
                     ) from None
