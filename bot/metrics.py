@@ -46,6 +46,7 @@ class Metrics:
             ["forge", "event", "outcome"],
             registry=registry,
         )
+        self._delivery_children: dict[tuple[str, str, str], Counter] = {}
         self.jobs = Gauge(
             "thoth_bot_jobs",
             "Jobs by state. Embedded: done and failed are those still remembered; distributed: "
@@ -87,7 +88,11 @@ class Metrics:
         )
 
     def delivery(self, forge: str, event: str, outcome: str) -> None:
-        self.deliveries.labels(forge, event or "unknown", outcome).inc()
+        key = (forge, event, outcome)  # the labels are from small fixed sets: children cached
+        child = self._delivery_children.get(key)
+        if child is None:
+            child = self._delivery_children[key] = self.deliveries.labels(*key)
+        child.inc()
 
     def forge_call(
         self, forge: str, method: str, status: int | str, headers: Mapping[str, str]
