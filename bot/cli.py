@@ -15,7 +15,13 @@ from collections.abc import Sequence
 import uvloop
 
 from bot import logs
-from bot.config import ConfigError, load_settings, missing_webhook_secrets
+from bot.config import (
+    ConfigError,
+    load_settings,
+    missing_webhook_secrets,
+    require_arq,
+    unverifiable,
+)
 
 log = logging.getLogger("thoth-bot")
 
@@ -78,13 +84,9 @@ def _serve(args: argparse.Namespace) -> int:
     from bot.serve import serve
 
     settings = load_settings(args.config)
-    missing = missing_webhook_secrets(settings)
+    missing = missing_webhook_secrets(settings.github, settings.gitlab)
     if missing and not args.insecure_skip_verify:
-        raise ConfigError(
-            f"{', '.join(missing)} is not set: deliveries could not be verified. Fix: set it to "
-            "the webhook secret configured on the forge (or pass --insecure-skip-verify for a "
-            "local experiment)."
-        )
+        raise ConfigError(unverifiable(missing))
     if args.insecure_skip_verify:
         log.warning(
             "!!! --insecure-skip-verify: webhook signatures are NOT checked. Anyone who "
@@ -107,12 +109,9 @@ def _worker(args: argparse.Namespace) -> int:
             "`thoth-bot worker` runs jobs of the distributed mode. Fix: set REDIS_URL, or use "
             "`thoth-bot serve`, which runs its workers in-process."
         )
-    try:
-        from bot.jobs.distributed import run_worker
-    except ImportError:
-        raise ConfigError(
-            "the distributed mode needs arq. Fix: pip install 'thoth-bot[distributed]'."
-        ) from None
+    require_arq()
+    from bot.jobs.distributed import run_worker
+
     uvloop.run(run_worker(settings))
     return 0
 

@@ -377,25 +377,36 @@ def _thoth_host(value: str | None) -> str | None:
     return value
 
 
-def missing_webhook_secrets(settings: Settings) -> list[str]:
+def missing_webhook_secrets(
+    github: GitHubSettings | None, gitlab: GitLabSettings | None
+) -> list[str]:
     """The webhook secret variables a configured forge lacks (its deliveries could not be
     verified)."""
     return [
         name
-        for name, forge, secret in (
-            (
-                "GITHUB_WEBHOOK_SECRET",
-                settings.github,
-                settings.github and settings.github.webhook_secret,
-            ),
-            (
-                "GITLAB_WEBHOOK_SECRET",
-                settings.gitlab,
-                settings.gitlab and settings.gitlab.webhook_secret,
-            ),
-        )
-        if forge is not None and not secret
+        for name, forge in (("GITHUB_WEBHOOK_SECRET", github), ("GITLAB_WEBHOOK_SECRET", gitlab))
+        if forge is not None and not forge.webhook_secret
     ]
+
+
+def unverifiable(missing: list[str]) -> str:
+    """What to say when `missing_webhook_secrets` found some."""
+    return (
+        f"{', '.join(missing)} is not set: deliveries could not be verified. Fix: set it to the "
+        "webhook secret configured on the forge (or pass --insecure-skip-verify to `serve` for a "
+        "local experiment)."
+    )
+
+
+def require_arq() -> None:
+    """The distributed mode (REDIS_URL) needs the `distributed` extra."""
+    try:
+        import arq  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "REDIS_URL asks for the distributed mode, which needs arq. Fix: pip install "
+            "'thoth-bot[distributed]', or unset REDIS_URL."
+        ) from None
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

@@ -22,6 +22,9 @@ from bot.config import (
     github_settings,
     gitlab_settings,
     load_settings,
+    missing_webhook_secrets,
+    require_arq,
+    unverifiable,
 )
 
 T = TypeVar("T")
@@ -33,18 +36,13 @@ def problems(path: str | None, env: Mapping[str, str]) -> tuple[Settings | None,
     github = _attempt(lambda: github_settings(env), found)
     _attempt(lambda: _app_key_signs(env), found)
     gitlab = _attempt(lambda: gitlab_settings(env), found)
-    for name, forge, secret in (
-        ("GITHUB_WEBHOOK_SECRET", github, github and github.webhook_secret),
-        ("GITLAB_WEBHOOK_SECRET", gitlab, gitlab and gitlab.webhook_secret),
-    ):
-        if forge is not None and not secret:
-            found.append(
-                f"{name} is not set: deliveries could not be verified and `thoth-bot serve` "
-                "refuses to start. Fix: set it to the secret configured on the forge's webhook."
-            )
+    missing = missing_webhook_secrets(github, gitlab)
+    if missing:
+        found.append(unverifiable(missing))
     settings = _attempt(lambda: load_settings(path, env), found)
     if settings is not None:
-        _attempt(lambda: _arq_installed(settings), found)
+        if settings.redis_url:
+            _attempt(require_arq, found)
         _attempt(lambda: _state_dir_writable(settings.state_dir), found)
     return settings, found
 
@@ -73,18 +71,6 @@ def _app_key_signs(env: Mapping[str, str]) -> None:
             f"the GitHub App's private key cannot sign a token ({type(error).__name__}: "
             f"{str(error)[:120]}). Fix: generate a new private key in the App's settings and "
             "give the whole .pem file (GITHUB_PRIVATE_KEY_PATH, or its text in GITHUB_PRIVATE_KEY)."
-        ) from None
-
-
-def _arq_installed(settings: Settings) -> None:
-    if not settings.redis_url:
-        return
-    try:
-        import arq  # noqa: F401
-    except ImportError:
-        raise ConfigError(
-            "REDIS_URL asks for the distributed mode, which needs arq. Fix: pip install "
-            "'thoth-bot[distributed]', or unset REDIS_URL."
         ) from None
 
 

@@ -14,7 +14,7 @@ import aiohttp
 
 from bot import logs
 from bot.advisers.factory import make_adviser
-from bot.config import ConfigError, Settings, secrets_of
+from bot.config import Settings, require_arq, secrets_of
 from bot.github import events as github_events
 from bot.github.auth import GitHubAppAuth
 from bot.github.forge import GitHubForge, installation_repositories
@@ -86,13 +86,9 @@ class Bot:
         self.runner: JobRunner | None = None
         self.queue: Queue
         if self.settings.redis_url:
-            try:
-                from bot.jobs.distributed import RedisQueue  # arq: the `distributed` extra
-            except ImportError:
-                raise ConfigError(
-                    "REDIS_URL asks for the distributed mode, which needs arq. Fix: "
-                    "pip install 'thoth-bot[distributed]', or unset REDIS_URL."
-                ) from None
+            require_arq()
+            from bot.jobs.distributed import RedisQueue  # arq: the `distributed` extra
+
             self.queue = await RedisQueue.connect(self.settings)
             return
         self.store = JobStore(
