@@ -17,9 +17,7 @@ def create_app(bot: Bot) -> web.Application:
     app[BOT_KEY] = bot
     app.router.add_post("/webhooks/github", github_webhook)
     app.router.add_post("/webhooks/gitlab", gitlab_webhook)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    _add_health(app)
     return app
 
 
@@ -28,7 +26,11 @@ def create_worker_app(bot: Bot) -> web.Application:
     advises and forge calls are counted where they run)."""
     app = web.Application()
     app[BOT_KEY] = bot
+    _add_health(app)
+    return app
+
+
+def _add_health(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    return app
