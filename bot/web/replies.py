@@ -21,16 +21,18 @@ def reply(status: int, message: str, **extra: Any) -> web.Response:
 class BodyTooLarge(web.HTTPClientError):
     status_code = 413
 
+    def __init__(self) -> None:
+        super().__init__(
+            text=orjson.dumps({"message": "body over 25 MiB"}).decode(),
+            content_type="application/json",
+        )
+
 
 async def read_body(request: web.Request) -> bytes:
     """The request's body; a JSON 413 (raised) when it is over MAX_BODY."""
-    too_large = BodyTooLarge(
-        text=orjson.dumps({"message": "body over 25 MiB"}).decode(),
-        content_type="application/json",
-    )
     if request.content_length is not None and request.content_length > MAX_BODY:
-        raise too_large
+        raise BodyTooLarge()
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise too_large from None
+        raise BodyTooLarge() from None
