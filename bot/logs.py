@@ -44,10 +44,12 @@ _SHAPES = [
     re.compile(r"(://[^/\s:@]*:)[^@\s/]+(?=@)"),  # a password in a URL
 ]
 _secrets: set[str] = set()
+_longest_first: tuple[str, ...] = ()  # _secrets, sorted once per change, not once per line
 
 
 def never_log(values: Iterable[str | None]) -> None:
     """Scrub these values (tokens, keys, webhook secrets) from every line from now on."""
+    global _longest_first
     for value in values:
         if not value:
             continue
@@ -56,10 +58,11 @@ def never_log(values: Iterable[str | None]) -> None:
             _secrets.add(value)
         if "PRIVATE KEY-----" in value:  # and each line of a key, should one be logged alone
             _secrets.update(line for line in value.splitlines() if len(line) >= 16)
+    _longest_first = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
-    for secret in sorted(_secrets, key=len, reverse=True):
+    for secret in _longest_first:
         if secret in text:
             text = text.replace(secret, REDACTED)
     for shape in _SHAPES:
