@@ -99,7 +99,7 @@ class Metrics:
     ) -> None:
         """Count a forge API response (thread-safe: GitLab's come from its client's threads)."""
         self.forge_calls.labels(forge, method.upper(), str(status)).inc()
-        remaining = _header(headers, RATE_LIMIT_HEADERS[forge])
+        remaining = headers.get(RATE_LIMIT_HEADERS[forge])  # both clients' are case-insensitive
         if remaining is not None and remaining.isdigit():
             self.rate_limit_remaining.labels(forge).set(int(remaining))
 
@@ -110,13 +110,6 @@ class Metrics:
         self.queue_depth.set(counts.get("queued", 0))
         self.queue_engine.labels(engine).set(1)
         return generate_latest(self.registry)
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict (requests' is case-insensitive, gidgethub's may not be)
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    return value
 
 
 class TimedAdviser:
