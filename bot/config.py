@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from bot.advisers.local.egress import DEFAULT_INDEXES, Entry
+from bot.advisers.local.indexes import IndexPolicy, parse_credentials
 from bot.advisers.local.rules import RULE_SCHEMA, Rule, merge, parse_rules, shipped_rules
 from handlers.adviser import Hardware, NodeClass
 from handlers.yaml_source import YamlSource, describe_schema_error, first_schema_error
@@ -86,6 +88,20 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "timeout": {"type": ["string", "number"]},
                 "rules": {"type": "array", "items": RULE_SCHEMA},
+                "indexes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "credentials": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index", "password_env"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "index": {"type": "string", "pattern": "^https?://[^@]+$"},
+                            "username_env": {"type": "string"},
+                            "password_env": {"type": "string"},
+                        },
+                    },
+                },
             },
         },
     },
@@ -138,6 +154,8 @@ class Settings:
     # The embedded adviser's hardware rules: the shipped ones, with the configuration's added
     # (a configured rule with a shipped rule's id replaces it).
     hardware_rules: tuple[Rule, ...] = field(default_factory=shipped_rules)
+    # The embedded adviser's package indexes: which it may reach, with which credentials.
+    index_policy: IndexPolicy = field(default_factory=IndexPolicy)
 
 
 def _redis_url(value: str | None) -> str | None:
@@ -159,6 +177,12 @@ def secrets_of(settings: Settings) -> list[str | None]:
         gitlab and gitlab.signing_token,
         settings.thoth_token,
         _url_password(settings.redis_url),
+        *(entry.credentials.password for entry in settings.index_policy.credentials),
+        *(
+            _url_password(rule.index.url)
+            for rule in settings.hardware_rules
+            if rule.index is not None
+        ),
     ]
 
 
@@ -227,7 +251,29 @@ def load_settings(
         metrics_port=_port(env.get("METRICS_PORT", "8081"), "METRICS_PORT"),
         metrics_host=env.get("METRICS_HOST") or "0.0.0.0",
         hardware_rules=merge(shipped_rules(), parse_rules(adviser.get("rules") or [])),
+        index_policy=_index_policy(adviser, env),
     )
+
+
+def _index_policy(adviser: Mapping[str, Any], env: Mapping[str, str]) -> IndexPolicy:
+    allowed = tuple(adviser.get("indexes") or DEFAULT_INDEXES)
+    for entry in allowed:
+        try:
+            Entry.parse(entry)
+        except ValueError as error:
+            raise ConfigError(
+                f"adviser.indexes: {error}. Fix: list index URLs (https://pypi.org/simple), "
+                "host names (files.pythonhosted.org) or IP networks (10.20.0.0/16)."
+            ) from None
+    credentials = adviser.get("credentials") or []
+    for entry in credentials:
+        for key in ("username_env", "password_env"):
+            if entry.get(key) and entry[key] not in env:
+                raise ConfigError(
+                    f"adviser.credentials for {entry['index']} names {entry[key]}, which is not "
+                    f"set. Fix: set {entry[key]} in the bot's environment (from a Secret)."
+                )
+    return IndexPolicy(allowed, parse_credentials(credentials, env))
 
 
 def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict, dict]:

@@ -103,10 +103,20 @@ class AdviseResult:
 class AdviseError(Exception):
     """The adviser could not produce a lock. `retryable` errors are worth another try."""
 
-    def __init__(self, message: str, *, retryable: bool = False, analysis_id: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        analysis_id: str | None = None,
+        fix: str | None = None,
+        detail: str | None = None,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.analysis_id = analysis_id
+        self.fix = fix  # the one thing to do about it, when the adviser knows
+        self.detail = detail  # an excerpt of a tool's own words, quoted as they are
 
 
 class Adviser(Protocol):

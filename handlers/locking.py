@@ -18,6 +18,7 @@ from handlers.lockfile import VersionChange, parse_lock, render_lock, version_ch
 from handlers.pipfile import parse_pipfile
 from handlers.problems import Problem
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment, load_repo_config
+from handlers.requirement_check import refused_requirements
 
 SEVERITY = {"ERROR": 0, "WARNING": 1, "INFO": 2}
 
@@ -117,9 +118,13 @@ async def plan_locks(
         ),
         return_exceptions=True,
     )
-    problems = [outcome for outcome in outcomes if isinstance(outcome, Problem)]
+    problems: list[Problem] = []
     for outcome in outcomes:
-        if isinstance(outcome, BaseException) and not isinstance(outcome, Problem):
+        if isinstance(outcome, Problem):
+            problems.append(outcome)
+        elif isinstance(outcome, Problems):
+            problems += outcome.problems
+        elif isinstance(outcome, BaseException):
             raise outcome
     if problems:
         raise Problems(problems)
@@ -169,6 +174,9 @@ async def _lock_environment(
             f"{CONFIG_PATH}.",
         )
     pipfile = parse_pipfile(environment.pipfile_path, pipfile_file.text)
+    refused = refused_requirements(pipfile)
+    if refused:
+        raise Problems(refused)
     node_class = environment.node_class
     python_version = (
         environment.python_version or pipfile.python_version or node_class.python_version
@@ -195,8 +203,10 @@ async def _lock_environment(
             environment.pipfile_path,
             f"the {adviser.name} adviser could not lock runtime environment "
             f"{environment.name!r} (node class {node_class.name}): {error}",
-            fix="Check the Pipfile's packages and versions against the guidance; "
+            fix=error.fix
+            or "Check the Pipfile's packages and versions against the guidance; "
             "comment `/thoth advise --force` on a pull request to try again.",
+            detail=error.detail,
         ) from None
     rendered = render_lock(result.lock, pipfile)
     notes = []

@@ -178,7 +178,7 @@ def _toml_problem(path: str, text: str, error: tomllib.TOMLDecodeError) -> Probl
 
 def _validate(path: str, text: str, data: Mapping[str, Any]) -> None:
     """Raise the first of pipenv's (plette's) objections to `data`, with its line."""
-    lines = _Lines(text)
+    lines = Lines(text)
 
     def problem(
         message: str, fix: str, table: str, key: str = "", *, index: int | None = None
@@ -361,7 +361,7 @@ def _describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-class _Lines:
+class Lines:
     """Finds the line where a table or key is written, for `Problem.line` (a best effort)."""
 
     _HEADER = re.compile(r"^\s*\[\[?\s*(?P<name>[^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")

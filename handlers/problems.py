@@ -6,12 +6,21 @@ from __future__ import annotations
 class Problem(Exception):
     """Invalid Pipfile or `.thoth.yaml`, unknown node class, adviser failure..."""
 
-    def __init__(self, path: str, message: str, *, fix: str, line: int | None = None):
+    def __init__(
+        self,
+        path: str,
+        message: str,
+        *,
+        fix: str,
+        line: int | None = None,
+        detail: str | None = None,
+    ):
         super().__init__(message)
         self.path = path
         self.message = message
         self.fix = fix
         self.line = line
+        self.detail = detail  # a tool's own words (bounded), shown in a code block
 
     @property
     def where(self) -> str:

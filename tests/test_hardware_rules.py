@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from fakes.index import PackageIndex
-from test_local_adviser import advise, pipfile, uv_cache, verified
+from test_local_adviser import LOOPBACK, advise, pipfile, uv_cache, verified
 
 from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
 from bot.advisers.local import LocalAdviser
@@ -201,8 +201,11 @@ async def test_changed_rules_do_not_get_answers_cached_under_the_old_ones(
         node_class=AVX512,
         python_version="3.11",
     )
-    before = await CachedAdviser(LocalAdviser(rules=shipped_rules()), cache, 3600).advise(request)
-    after = await CachedAdviser(LocalAdviser(rules=rules), cache, 3600).advise(request)
+    shipped = LocalAdviser(rules=shipped_rules(), indexes=LOOPBACK)
+    before = await CachedAdviser(shipped, cache, 3600).advise(request)
+    after = await CachedAdviser(LocalAdviser(rules=rules, indexes=LOOPBACK), cache, 3600).advise(
+        request
+    )
 
     assert before.lock["default"]["tensorflow"]["version"] == "==2.16.1"
     assert after.lock["default"]["tensorflow"]["version"] == "==2.16.1+avx2"

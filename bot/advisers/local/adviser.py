@@ -17,20 +17,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
+from bot.advisers.local.indexes import IndexPolicy, rule_index, source_index, split_credentials
 from bot.advisers.local.platforms import python_platform
 from bot.advisers.local.requirements import Requirement, requirements
-from bot.advisers.local.resolve import Pin, resolve
+from bot.advisers.local.resolve import Pin, Target, resolve
 from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
+from bot.advisers.local.uv_process import UvRunner
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
 from handlers.lockfile import populate_source, render_lock
 from handlers.pipfile import Pipfile, parse_pipfile
 from handlers.problems import Problem
+from handlers.requirement_check import refused_requirements
 
 log = logging.getLogger(__name__)
 
@@ -38,38 +43,61 @@ log = logging.getLogger(__name__)
 class LocalAdviser:
     name = "local"
 
-    def __init__(self, *, rules: Sequence[Rule] | None = None, limit: float = 600.0) -> None:
+    def __init__(
+        self,
+        *,
+        rules: Sequence[Rule] | None = None,
+        limit: float = 600.0,
+        indexes: IndexPolicy | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
         self.rules = tuple(shipped_rules() if rules is None else rules)
         self.limit = limit  # seconds one uv resolution may take
+        self.indexes = indexes or IndexPolicy()
+        self.runner = UvRunner(cache_dir=cache_dir or default_cache_dir())
         # What its answers depend on besides the request (for the result cache's key).
-        self.fingerprint = hashlib.sha256(repr(self.rules).encode()).hexdigest()[:16]
+        self.fingerprint = hashlib.sha256(
+            repr((self.rules, self.indexes.allowed)).encode()
+        ).hexdigest()[:16]
 
     async def advise(self, request: AdviseRequest) -> AdviseResult:
         try:
             pipfile = parse_pipfile("Pipfile", request.pipfile)
         except Problem as problem:
             raise AdviseError(str(problem)) from None
+        refused = refused_requirements(pipfile)
+        if refused:
+            raise AdviseError(
+                "; ".join(f"{problem.where}: {problem.message}" for problem in refused),
+                fix=refused[0].fix,
+            )
         node_class, python = request.node_class, request.python_version
         platform = python_platform(node_class)
         wanted = _wanted(pipfile)  # lock section -> requirements
         everything = [r for section in wanted.values() for r in section]
         prescription = prescribe(self.rules, node_class, python, [r.name for r in everything])
+        rule_urls = [index.url for index in prescription.indexes]
+        allowlist = self.indexes.allowlist(trusted=[split_credentials(u)[0] for u in rule_urls])
+        uses = [source_index(source, self.indexes, allowlist) for source in pipfile.sources]
+        uses += [rule_index(url, self.indexes) for url in rule_urls]
+        # What the lock says: the Pipfile's sources as written, the rules' without credentials.
         sources = [populate_source(source) for source in pipfile.sources]
         sources += [
-            {"name": index.name, "url": index.url, "verify_ssl": index.verify_ssl}
-            for index in prescription.indexes
+            {"name": index.name, "url": use.url, "verify_ssl": index.verify_ssl}
+            for index, use in zip(prescription.indexes, uses[len(pipfile.sources) :], strict=True)
         ]
         pinned = _pinned(everything, prescription, sources)
-        target = {
-            "python_version": python,
-            "python_platform": platform,
-            "default_index": str(sources[0]["url"]),
-            "indexes": {str(source["name"]): str(source["url"]) for source in sources[1:]},
-            "pinned": pinned,
-            "limit": self.limit,
-        }
-        found = await _resolve_all(wanted, prescription.constraints, target)
-        hashes = await _every_hash(found, target)
+        positions = {str(source["name"]): position for position, source in enumerate(sources)}
+        target = Target(
+            python_version=python,
+            python_platform=platform,
+            indexes=tuple(uses),
+            allowlist=allowlist,
+            pinned={package: positions[index] for package, index in pinned.items()},
+            limit=self.limit,
+        )
+        found = await _resolve_all(self.runner, wanted, prescription.constraints, target)
+        hashes = await _every_hash(self.runner, found, target)
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
         where = f"Python {python} on {platform}"
@@ -80,15 +108,26 @@ class LocalAdviser:
                 f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
             *prescription.guidance,
-            *_compiled_from_source(every_pin, where, str(sources[0]["url"])),
         ]
         return AdviseResult(
             lock=lock,
             justification=tuple(justification),
             stack_info=_stack_info(found, prescription),
             backend=self.name,
-            extra={"rules": list(prescription.applied)},
+            extra={"rules": list(prescription.applied), "packages": len(every_pin)},
         )
+
+    async def close(self) -> None:
+        await self.runner.close()
+
+
+def default_cache_dir() -> Path:
+    """uv's cache: `UV_CACHE_DIR` of the bot's environment, else the user's cache folder."""
+    configured = os.environ.get("UV_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "thoth-bot" / "uv"
 
 
 def _wanted(pipfile: Pipfile) -> dict[str, list[Requirement]]:
@@ -102,7 +141,10 @@ def _wanted(pipfile: Pipfile) -> dict[str, list[Requirement]]:
 
 
 async def _resolve_all(
-    wanted: Mapping[str, Sequence[Requirement]], rules: Sequence[str], target: Mapping[str, Any]
+    runner: UvRunner,
+    wanted: Mapping[str, Sequence[Requirement]],
+    rules: Sequence[str],
+    target: Target,
 ) -> dict[str, dict[str, Pin]]:
     """`default`, and every other section within what `default` got, as pipenv locks them.
 
@@ -114,7 +156,7 @@ async def _resolve_all(
     async def solve(section: Sequence[Requirement], constraints: Sequence[str]) -> dict[str, Pin]:
         if not section:
             return {}
-        return await resolve([r.line for r in section], constraints=constraints, **target)
+        return await resolve(runner, [r.line for r in section], target, constraints=constraints)
 
     names = list(wanted)
     results = await asyncio.gather(*(solve(wanted[name], rules) for name in names))
@@ -129,7 +171,7 @@ async def _resolve_all(
 
 
 async def _every_hash(
-    found: Mapping[str, Mapping[str, Pin]], target: Mapping[str, Any]
+    runner: UvRunner, found: Mapping[str, Mapping[str, Pin]], target: Target
 ) -> dict[str, tuple[str, ...]]:
     """The hash of every artifact of each locked version, as pipenv lists them (wheels for all
     platforms, and the sdist): one universal resolution of exactly the locked versions. Where
@@ -144,7 +186,7 @@ async def _every_hash(
     if not exact:
         return {}
     try:
-        universal = await resolve(exact, **{**target, "python_platform": None})
+        universal = await resolve(runner, exact, replace(target, python_platform=None))
     except AdviseError as error:
         log.info("keeping the node class's hashes only: %s", error)
         return {}
@@ -226,24 +268,6 @@ def _section(
             entry["markers"] = requirement.markers
         section[key] = entry
     return section
-
-
-def _compiled_from_source(
-    pins: Mapping[str, Pin], where: str, default_index: str
-) -> list[Guidance]:
-    """A WARNING for each package with no wheel the node class can install."""
-    on_pypi = urlsplit(default_index).netloc == "pypi.org"
-    return [
-        Guidance(
-            "WARNING",
-            f"{pin.name} {pin.version} has no wheel for {where}: the s2i build will compile "
-            "it from source, which needs a compiler and its build dependencies in the "
-            "builder image, and time.",
-            f"https://pypi.org/project/{pin.name}/{pin.version}/#files" if on_pypi else "",
-        )
-        for pin in sorted(pins.values(), key=lambda pin: canonicalize_name(pin.name))
-        if not pin.wheels
-    ]
 
 
 def _stack_info(

@@ -1,17 +1,17 @@
 """uv resolves requirements for a target Python and platform (`uv pip compile`, PEP 751 output).
 
 The requirements go to uv as a stand-in project's pyproject.toml: that is how uv ties a package
-to one index (`[tool.uv.sources]`, explicit indexes), as pipenv's `index = "..."` does.
+to one index (`[tool.uv.sources]`, explicit indexes), as pipenv's `index = "..."` does. The
+indexes get names of the bot's own (`i0` the default, then `i1`...), never a repository's, so
+that the credentials the operator gives an index (`UV_INDEX_I1_PASSWORD`) reach only it.
 
-uv runs as a subprocess per resolution, so any number of advises run at once without sharing
-state; its cache (UV_CACHE_DIR, else uv's own) makes repeated resolutions cheap.
+uv runs through `UvRunner` (`uv_process.py`): wheels only, an allow-listed environment, the
+egress proxy as its only way out. Its cache makes repeated resolutions cheap.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import sys
 import tempfile
@@ -22,6 +22,8 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from bot.advisers.local.egress import Allowlist
+from bot.advisers.local.uv_process import Credentials, Outcome, UvRunner
 from handlers.adviser import AdviseError
 
 # Failures that another try may not meet (an index unreachable, a timeout).
@@ -30,10 +32,34 @@ _TRANSIENT = re.compile(
     r"error sending request|dns error|50[234] )",
     re.IGNORECASE,
 )
-
-
+# "Because slowpkg==1.0 has no usable wheels", "all versions of x have no usable wheels"
+_NO_WHEEL = re.compile(
+    r"(?:Because |and |, )(?:all versions of )?([A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"(==\S+|[<>=!~]\S*)? (?:has|have) no usable wheels"
+)
 # uv draws a tree before its messages (a multiplication sign, box-drawing corners, an arrow).
 _DECORATION = re.compile("^[\\s\u00d7\u2570\u2500\u25b6\u2502]+")
+EXCERPT = 1500  # characters of uv's own words quoted to people
+
+
+@dataclass(frozen=True)
+class Index:
+    """A package index one resolution may use; `credentials` go to it alone."""
+
+    url: str  # without user information
+    credentials: Credentials | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one resolution is for: where it runs and where its packages come from."""
+
+    python_version: str
+    python_platform: str | None  # None: universal (every platform's files are listed)
+    indexes: tuple[Index, ...]  # the first is the default one
+    allowlist: Allowlist
+    pinned: Mapping[str, int]  # canonical package -> the position of the only index it uses
+    limit: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -48,35 +74,22 @@ class Pin:
     urls: tuple[str, ...]  # where its files are (which index it came from)
 
 
-def uv_binary() -> str:
-    from uv import find_uv_bin
-
-    return find_uv_bin()
-
-
 async def resolve(
+    runner: UvRunner,
     requirements: Sequence[str],
+    target: Target,
     *,
-    python_version: str,
-    python_platform: str | None,
-    default_index: str,
-    indexes: Mapping[str, str] | None = None,
-    pinned: Mapping[str, str] | None = None,
     constraints: Sequence[str] = (),
-    limit: float = 600.0,
 ) -> dict[str, Pin]:
-    """Pins by canonical name; `AdviseError` naming the conflict when there is no solution.
+    """Pins by canonical name; `AdviseError` saying why when there is none.
 
-    Every package comes from `default_index`, but those `pinned` to one of the other `indexes`
-    (name: URL), which come from that one only: pipenv's `index = "..."`, uv's explicit index.
-    Without a `python_platform` the resolution is universal: every platform's files are listed.
+    Every package comes from the first index but those `pinned` to another, which come from
+    that one only: pipenv's `index = "..."`, uv's explicit index.
     """
     with tempfile.TemporaryDirectory(prefix="thoth-bot-uv-") as directory:
         work = Path(directory)
-        project = _project(requirements, python_version, indexes or {}, pinned or {})
-        (work / "pyproject.toml").write_text(project)
-        command = [
-            uv_binary(),
+        (work / "pyproject.toml").write_text(_project(requirements, target))
+        arguments = [
             "pip",
             "compile",
             "pyproject.toml",
@@ -85,39 +98,39 @@ async def resolve(
             "--output-file",
             "pylock.toml",
             "--python-version",
-            python_version,
-            *(("--python-platform", python_platform) if python_platform else ("--universal",)),
+            target.python_version,
+            *(
+                ("--python-platform", target.python_platform)
+                if target.python_platform
+                else ("--universal",)
+            ),
             "--no-config",
             # The bot's own interpreter, named: uv skips looking for one (half of a warm run).
-            # The target stays `--python-version`; this one would only build sdists' metadata.
+            # The target stays `--python-version`.
             "--python",
             sys.executable,
             "--color",
             "never",
             "--quiet",
             "--default-index",
-            default_index,
+            target.indexes[0].url,
         ]
         if constraints:
             (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
-            command += ["--constraint", "constraints.txt"]
-        process = await asyncio.create_subprocess_exec(
-            *command,
+            arguments += ["--constraint", "constraints.txt"]
+        outcome = await runner.run(
+            arguments,
             cwd=work,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, "UV_NO_PROGRESS": "1", "NO_COLOR": "1"},
+            allowlist=target.allowlist,
+            credentials={
+                f"i{position}": index.credentials
+                for position, index in enumerate(target.indexes)
+                if index.credentials is not None
+            },
+            limit=target.limit,
         )
-        try:
-            async with asyncio.timeout(limit):
-                _, stderr = await process.communicate()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise AdviseError(f"uv did not resolve within {limit:.0f} s", retryable=True) from None
-        if process.returncode != 0:
-            message = stderr.decode(errors="replace").strip()
-            raise AdviseError(_explain(message), retryable=bool(_TRANSIENT.search(message)))
+        if outcome.returncode != 0:
+            raise _failure(outcome, target)
         data = tomllib.loads((work / "pylock.toml").read_text())
     return {canonicalize_name(entry["name"]): _pin(entry) for entry in data.get("packages", [])}
 
@@ -125,25 +138,23 @@ async def resolve(
 PROJECT = "thoth-bot-lock-target"  # the stand-in project whose dependencies are resolved
 
 
-def _project(
-    requirements: Sequence[str],
-    python_version: str,
-    indexes: Mapping[str, str],
-    pinned: Mapping[str, str],
-) -> str:
+def _project(requirements: Sequence[str], target: Target) -> str:
     """A pyproject.toml: the requirements as dependencies, pinned ones tied to their index."""
     text = (
         f'[project]\nname = {_string(PROJECT)}\nversion = "0"\n'
-        f"requires-python = {_string(f'=={python_version}.*')}\n"
+        f"requires-python = {_string(f'=={target.python_version}.*')}\n"
         f"dependencies = [{', '.join(_string(line) for line in requirements)}]\n"
     )
-    if pinned:
+    if target.pinned:
         text += "\n[tool.uv.sources]\n" + "".join(
-            f"{_string(name)} = {{ index = {_string(index)} }}\n" for name, index in pinned.items()
+            f"{_string(name)} = {{ index = {_string(f'i{position}')} }}\n"
+            for name, position in target.pinned.items()
         )
-    for name, url in indexes.items():
+    for position, index in enumerate(target.indexes):
+        kind = "default = true" if position == 0 else "explicit = true"
         text += (
-            f"\n[[tool.uv.index]]\nname = {_string(name)}\nurl = {_string(url)}\nexplicit = true\n"
+            f"\n[[tool.uv.index]]\nname = {_string(f'i{position}')}\n"
+            f"url = {_string(index.url)}\n{kind}\n"
         )
     return text
 
@@ -175,8 +186,55 @@ def _pin(entry: dict) -> Pin:
     )
 
 
-def _explain(message: str) -> str:
-    """uv's own words, which name the packages in conflict, without its decorations."""
+def _failure(outcome: Outcome, target: Target) -> AdviseError:
+    """Why uv found no lock, in a sentence, with one fix and at most an excerpt of uv's words."""
+    if outcome.refused:
+        refused = "; ".join(sorted({str(refusal) for refusal in outcome.refused}))
+        return AdviseError(
+            f"thoth-bot refused the resolver's connection to {refused}: it reaches only the "
+            "package indexes its operator allows",
+            fix="Use a package index the bot allows, or ask the bot's operator to list this "
+            "one (its host, and its address where that is not public) in `adviser.indexes`.",
+        )
+    if outcome.timed_out:
+        return AdviseError(f"uv did not resolve within {target.limit:.0f} s", retryable=True)
+    message = outcome.stderr.strip()
+    text = _plain(message)
+    unbuildable = sorted(
+        {found[1] + (found[2] or "").replace("==", " ", 1) for found in _NO_WHEEL.finditer(text)}
+    )
+    if unbuildable and "building from source is disabled" in text.replace("\n", " "):
+        where = f"Python {target.python_version}"
+        if target.python_platform:
+            where += f" on {target.python_platform}"
+        return AdviseError(
+            f"{', '.join(unbuildable)} {'has' if len(unbuildable) == 1 else 'have'} no wheel "
+            f"for {where}, and thoth-bot never runs a package's build code (building it from "
+            "source would run code the package chose)",
+            fix="Require a version that publishes a wheel for this Python and platform, or ask "
+            "the bot's operator to allow isolated builds (`adviser.builds: isolated`).",
+            detail=excerpt(text),
+        )
+    if _TRANSIENT.search(message):
+        return AdviseError(
+            "a package index could not be read", retryable=True, detail=excerpt(text)
+        )
+    return AdviseError(
+        "the Pipfile's packages cannot be resolved together",
+        fix="Relax the version constraints uv names below, or remove one of the packages in "
+        "conflict.",
+        detail=excerpt(text),
+    )
+
+
+def _plain(message: str) -> str:
+    """uv's own words, without its decorations."""
     lines = [_DECORATION.sub("", line).rstrip() for line in message.splitlines()]
-    text = " ".join(line for line in lines if line)
-    return f"the Pipfile's packages cannot be resolved: {text}" if "No solution" in text else text
+    return "\n".join(line for line in lines if line)
+
+
+def excerpt(text: str, limit: int = EXCERPT) -> str:
+    """At most `limit` characters of a tool's output, saying where it was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit("\n", 1)[0] + "\n[…]"

@@ -1,0 +1,119 @@
+"""Which package indexes a resolution may use, and with which credentials (SPEC §10).
+
+- A Pipfile's `[[source]]` is used only when the operator's allow-list (`adviser.indexes`)
+  has it; otherwise the advise fails naming the source and the setting.
+- Credentials never travel in URLs. The operator gives them per index (`adviser.credentials`,
+  a URL prefix and the environment variables holding the user name and password, or the user
+  information of a rule's index URL); the resolver hands them to uv for that index alone.
+- A source written pipenv's way, `https://${USER}:${PASSWORD}@host/simple`, keeps its
+  placeholders in the lock; the bot fills in the operator's credentials for that host, and
+  nothing else of its environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from bot.advisers.local.egress import DEFAULT_INDEXES, Allowlist
+from bot.advisers.local.resolve import Index
+from bot.advisers.local.uv_process import Credentials
+from handlers.adviser import AdviseError
+
+_PLACEHOLDER = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
+
+
+@dataclass(frozen=True)
+class IndexCredentials:
+    """The operator's credentials for every index URL under `prefix`."""
+
+    prefix: str
+    credentials: Credentials
+
+    def covers(self, url: str) -> bool:
+        return _normal(url).startswith(_normal(self.prefix))
+
+
+@dataclass(frozen=True)
+class IndexPolicy:
+    """The operator's choices: allowed indexes and their credentials."""
+
+    allowed: tuple[str, ...] = DEFAULT_INDEXES
+    credentials: tuple[IndexCredentials, ...] = ()
+
+    def credentials_for(self, url: str) -> Credentials | None:
+        return next((entry.credentials for entry in self.credentials if entry.covers(url)), None)
+
+    def allowlist(self, trusted: Iterable[str] = ()) -> Allowlist:
+        return Allowlist.of(self.allowed, trusted=trusted)
+
+
+def split_credentials(url: str) -> tuple[str, Credentials | None]:
+    """`https://user:token@host/simple` -> (`https://host/simple`, the user and token)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    credentials = Credentials(unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=netloc)), credentials
+
+
+def source_index(source: Mapping[str, Any], policy: IndexPolicy, allowlist: Allowlist) -> Index:
+    """The index a Pipfile's [[source]] resolves from; `AdviseError` when it may not be used."""
+    name, written = str(source.get("name")), str(source.get("url"))
+    url, given = split_credentials(written)
+    if _PLACEHOLDER.search(url):
+        raise AdviseError(
+            f"[[source]] {name!r} uses an environment variable outside its user and password "
+            f"({_shown(written)})",
+            fix="Write the index's host and path in full; thoth-bot fills in variables only "
+            "in a source's user and password, with the credentials its operator gives that "
+            "index.",
+        )
+    if not allowlist.allows_url(url):
+        raise AdviseError(
+            f"[[source]] {name!r} ({_shown(written)}) is not a package index thoth-bot may use",
+            fix="Use one of the indexes the bot allows, or ask the bot's operator to add this "
+            "one to `adviser.indexes`.",
+        )
+    operators = policy.credentials_for(url)
+    if given is not None and _PLACEHOLDER.search(f"{given.username}:{given.password}"):
+        given = None  # ${VAR}: the operator's credentials for this index, if any
+    return Index(url, operators or given)
+
+
+def rule_index(url: str, policy: IndexPolicy) -> Index:
+    """A rule's index (operator-configured): its own user information, else the policy's."""
+    bare, given = split_credentials(url)
+    return Index(bare, given or policy.credentials_for(bare))
+
+
+def _normal(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1].lower()
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}/"
+
+
+def _shown(url: str) -> str:
+    """A URL as people may see it: user information replaced, placeholders kept."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, host = parts.netloc.rsplit("@", 1)
+    shown = userinfo if _PLACEHOLDER.fullmatch(userinfo.split(":")[-1] or "") else "***"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+
+
+def parse_credentials(
+    entries: Sequence[Mapping[str, Any]], env: Mapping[str, str]
+) -> tuple[IndexCredentials, ...]:
+    """`adviser.credentials`: [{index, username_env, password_env}], read from `env`."""
+    found = []
+    for entry in entries:
+        username = env.get(str(entry.get("username_env") or ""), "")
+        password = env.get(str(entry["password_env"]), "")
+        found.append(IndexCredentials(str(entry["index"]), Credentials(username, password)))
+    return tuple(found)

@@ -1,0 +1,134 @@
+"""How uv runs: the process that touches repository-chosen packages holds nothing it does not need.
+
+- **No inherited environment.** uv gets an allow-listed environment built here: its own
+  temporary HOME and TMPDIR, the uv cache, the egress proxy as its only way out, and the
+  credentials of the indexes this resolution may use (uv's `UV_INDEX_<NAME>_USERNAME` and
+  `_PASSWORD`, for the named index only). Never the bot's tokens, keys or webhook secrets.
+- **No build.** `--no-build`: uv resolves from wheels only and never downloads an sdist, so no
+  package's `setup.py` or build backend runs (uv 0.13 refuses every sdist with it, even one whose
+  metadata is static).
+- **Bounded in time.** uv runs in a process group of its own; on timeout or cancellation the
+  whole group is killed, children included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.advisers.local.egress import Allowlist, EgressProxy, Refusal
+
+# From the bot's environment, only what TLS and locale need.
+PASSED_THROUGH = ("SSL_CERT_FILE", "SSL_CERT_DIR", "LANG", "LC_ALL")
+STDERR_LIMIT = 256 * 1024  # what is kept of uv's messages
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int
+    stderr: str
+    refused: tuple[Refusal, ...]  # connections the egress proxy refused
+    timed_out: bool = False
+
+
+def uv_binary() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+class UvRunner:
+    """Runs uv commands through one egress proxy, with one shared wheels-only cache."""
+
+    def __init__(self, *, cache_dir: Path) -> None:
+        self.cache_dir = cache_dir
+        self.proxy = EgressProxy()
+
+    async def run(
+        self,
+        arguments: Sequence[str],
+        *,
+        cwd: Path,
+        allowlist: Allowlist,
+        credentials: Mapping[str, Credentials],
+        limit: float,
+    ) -> Outcome:
+        """`uv ARGUMENTS --no-build` in `cwd`; `credentials` by uv index name."""
+        await self.proxy.start()
+        with (
+            self.proxy.session(allowlist) as session,
+            tempfile.TemporaryDirectory(prefix="thoth-bot-uv-home-") as home,
+        ):
+            proxy = self.proxy.url(session)
+            env = {key: os.environ[key] for key in PASSED_THROUGH if key in os.environ}
+            env |= {
+                "PATH": "/usr/bin:/bin",
+                "HOME": home,
+                "TMPDIR": home,
+                "UV_CACHE_DIR": str(self.cache_dir),
+                "UV_NO_PROGRESS": "1",
+                "UV_PYTHON_DOWNLOADS": "never",
+                "NO_COLOR": "1",
+                "HTTP_PROXY": proxy,
+                "HTTPS_PROXY": proxy,
+                "ALL_PROXY": proxy,
+                "NO_PROXY": "",
+            }
+            for name, secret in credentials.items():
+                variable = "UV_INDEX_" + "".join(c if c.isalnum() else "_" for c in name).upper()
+                env[f"{variable}_USERNAME"] = secret.username
+                env[f"{variable}_PASSWORD"] = secret.password
+            process = await asyncio.create_subprocess_exec(
+                uv_binary(),
+                *arguments,
+                "--no-build",
+                cwd=cwd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                start_new_session=True,  # its own process group, killed whole
+            )
+            try:
+                async with asyncio.timeout(limit):
+                    stderr = await _bounded(process.stderr)
+                    await process.wait()
+            except TimeoutError:
+                return Outcome(-9, "", tuple(session.refused), timed_out=True)
+            finally:
+                _kill_group(process)
+                with contextlib.suppress(ProcessLookupError):
+                    await process.wait()
+            return Outcome(
+                process.returncode or 0,
+                stderr.decode(errors="replace"),
+                tuple(session.refused),
+            )
+
+    async def close(self) -> None:
+        await self.proxy.close()
+
+
+async def _bounded(stream: asyncio.StreamReader | None) -> bytes:
+    """The first STDERR_LIMIT bytes; the rest is read and dropped, so uv never blocks."""
+    kept = b""
+    while stream is not None and (chunk := await stream.read(65536)):
+        kept += chunk[: max(0, STDERR_LIMIT - len(kept))]
+    return kept
+
+
+def _kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
