@@ -25,6 +25,7 @@ from bot.jobs.queue import EmbeddedQueue, Queue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, Job, JobStore
 from bot.metrics import Metrics
+from bot.outgoing import Outgoing
 from handlers import dispatch
 from handlers.adviser import Adviser
 from handlers.context import Context, Policy
@@ -150,14 +151,17 @@ class Bot:
         )
 
     async def _forge(self, forge: str, installation: int | None) -> Forge:
+        """The forge client a job's handlers use; every text they post passes `Outgoing`."""
         if forge == "gitlab":
             assert self.gitlab is not None
-            return GitLabForge(self.gitlab)
+            return Outgoing(GitLabForge(self.gitlab), quick_actions=True)
         assert self.github is not None
         if installation is None:
             raise PermanentJobError("the delivery names no App installation")
         api = await self.github.installation_api(installation)
-        return GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
+        return Outgoing(
+            GitHubForge(api, graphql_url=self.github.graphql_url, app_slug=self.github.app_slug)
+        )
 
     async def _installation_changed(
         self, job: Job, change: github_events.InstallationChange

@@ -2,10 +2,18 @@
 
 Each text starts with a hidden marker so the bot finds its own comment or issue again and edits
 it instead of posting another one.
+
+Whatever a repository controls (names, paths, branches, messages that quote them) is rendered
+inert (SPEC §10): names in code spans (`code`), prose through `inert` (no mention that notifies,
+no HTML, no link or image it did not already have, no table or heading it could break), and a
+tool's own words only as a bounded excerpt in a code block (`quoted`). The forge clients then
+scrub secrets from every text they post (`bot/outgoing.py`).
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 
 from handlers.adviser import Guidance, NodeClass
@@ -24,6 +32,65 @@ _ICONS = {"ERROR": "🛑", "WARNING": "⚠️", "INFO": "ℹ️"}  # noqa: RUF00
 # GitHub refuses issue, pull request and comment bodies over 65536 characters (GitLab allows
 # more); every text is cut to fit, by whole lines, saying so.
 MAX_TEXT = 65000
+STATUS_LIMIT = 140  # a commit status's description, at most
+_SAFE_LINK = re.compile(r"https?://[^\s()<>\[\]`]+")
+
+
+_MENTION = re.compile(r"([@!#])(?=[\w-])")  # @user, @org/team; GitLab's !1 and #1 references
+_LINK = re.compile(r"(?i)\b(https?|ftp|file)://|\bwww\.")
+QUOTE_LIMIT = 1500  # characters of a tool's output shown to people
+
+
+def code(text: str) -> str:
+    """`text` as a code span, whatever backticks it holds: shown, never interpreted."""
+    line = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {line} " if line.startswith("`") or line.endswith("`") else line
+    return f"{fence}{padded}{fence}"
+
+
+def inert(text: str) -> str:
+    """Prose that may hold a repository's words, on one line: it mentions nobody, carries no
+    HTML, links nowhere it did not already, and cannot break the table or list around it.
+    Code spans are kept as they are: nothing inside one is interpreted."""
+    line = " ".join(str(text).split())
+    parts = _CODE_SPAN.split(line)
+    # split() with two groups: text, fence, span content, text, fence, span content, text...
+    out = []
+    for position, part in enumerate(parts):
+        kind = position % 3
+        if kind == 0:
+            out.append(_escape(part))
+        elif kind == 1:
+            out.append(part + parts[position + 1] + part)
+    return "".join(out)
+
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def _escape(text: str) -> str:
+    text = html.escape(text, quote=False)
+    text = _MENTION.sub("\\1\u200b", text)
+    text = _LINK.sub(_unlink, text)
+    return re.sub(r"([\[\]|*_~])", r"\\\1", text)
+
+
+def _unlink(found: re.Match[str]) -> str:
+    """`https://` -> `https\u200b://`, `www.` -> `www\u200b.`: not turned into links."""
+    word = found[0]
+    return word.replace("://", "\u200b://") if "://" in word else word.replace(".", "\u200b.", 1)
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT, indent: str = "") -> str:
+    """A tool's own words: at most `limit` characters, in a code block nothing escapes."""
+    if len(text) > limit:
+        text = text[:limit].rsplit("\n", 1)[0] + "\n[… cut]"
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lines = [fence + "text", *text.splitlines(), fence]
+    return "\n".join(indent + line for line in lines)
 
 
 def fit(text: str, limit: int = MAX_TEXT) -> str:
@@ -68,7 +135,7 @@ def committed_paths(message: str) -> frozenset[str]:
 def lock_request_body(plan: LockPlan, base: str) -> str:
     parts = [
         LOCK_REQUEST_MARKER,
-        f"thoth-bot locked the dependencies of `{base}` for the hardware each runtime "
+        f"thoth-bot locked the dependencies of {code(base)} for the hardware each runtime "
         "environment runs on. Thoth's guidance is in the comment below.",
     ]
     if plan.config_added:
@@ -90,7 +157,7 @@ def lock_request_body(plan: LockPlan, base: str) -> str:
         parts.append("\n".join(hooks))
     parts.append(
         "<sub>This pull request is rebuilt as one commit on top of "
-        f"`{base}` whenever a Pipfile changes there.</sub>"
+        f"{code(base)} whenever a Pipfile changes there.</sub>"
     )
     return fit("\n\n".join(parts) + "\n")
 
@@ -98,11 +165,11 @@ def lock_request_body(plan: LockPlan, base: str) -> str:
 def _environment_section(lock: EnvironmentLock) -> str:
     environment = lock.environment
     lines = [
-        f"### `{environment.name}` on node class `{environment.node_class.name}`",
+        f"### {code(environment.name)} on node class {code(environment.node_class.name)}",
         profile_line(environment.node_class, lock.python_version),
         "",
-        f"`{environment.lock_path}` · recommendation type `{lock.recommendation_type}` · "
-        f"adviser `{lock.backend}`",
+        f"{code(environment.lock_path)} · recommendation type {code(lock.recommendation_type)}"
+        f" · adviser {code(lock.backend)}",
         "",
     ]
     if not lock.changed:
@@ -112,7 +179,8 @@ def _environment_section(lock: EnvironmentLock) -> str:
     else:
         lines += ["| package | section | from | to |", "|---|---|---|---|"]
         lines += [
-            f"| {change.package} | {change.section} | {change.old or '—'} | {change.new or '—'} |"
+            f"| {inert(change.package)} | {inert(change.section)} | {inert(change.old or '—')} | "
+            f"{inert(change.new or '—')} |"
             for change in lock.changes
         ]
     return "\n".join(lines)
@@ -140,7 +208,7 @@ def guidance_comment(plan: LockPlan, heading: str = "Thoth guidance") -> str:
     if plan.notes:
         parts.append(_entries(plan.notes))
     for lock in plan.locks:
-        title = f"### `{lock.environment.name}` on `{lock.environment.node_class.name}`"
+        title = f"### {code(lock.environment.name)} on {code(lock.environment.node_class.name)}"
         parts.append(title + "\n" + (_entries(lock.guidance) or "No guidance for this stack."))
     return fit("\n\n".join(parts) + "\n")
 
@@ -171,8 +239,9 @@ def merge_request_guidance(plan: LockPlan, sha: str) -> str:
 def _entries(entries: Sequence[Guidance]) -> str:
     lines = []
     for entry in entries:
-        line = f"- {_ICONS.get(entry.type, '')} **{entry.type}** {entry.message}"
-        if entry.link:
+        kind = entry.type if entry.type in _ICONS else "INFO"
+        line = f"- {_ICONS[kind]} **{kind}** {inert(entry.message)}"
+        if _SAFE_LINK.fullmatch(entry.link):
             line += f" ([details]({entry.link}))"
         lines.append(line)
     return "\n".join(lines)
@@ -181,14 +250,14 @@ def _entries(entries: Sequence[Guidance]) -> str:
 def failure_body(problems: Sequence[Problem], *, branch: str, sha: str) -> str:
     lines = [
         FAILURE_MARKER,
-        f"thoth-bot could not lock the dependencies of `{branch}` at {sha[:12]}:",
+        f"thoth-bot could not lock the dependencies of {code(branch)} at {code(sha[:12])}:",
         "",
     ]
     lines += _problem_lines(problems)
     lines += [
         "",
         "This issue is updated on every new failure and closed as soon as a later push "
-        f"to `{branch}` locks successfully.",
+        f"to {code(branch)} locks successfully.",
     ]
     return fit("\n".join(lines) + "\n")
 
@@ -203,15 +272,20 @@ def failure_comment(problems: Sequence[Problem]) -> str:
 def _problem_lines(problems: Sequence[Problem]) -> list[str]:
     lines = []
     for problem in problems:
-        lines.append(f"- **`{problem.where}`**: {problem.message}")
-        lines.append(f"  **Fix:** {problem.fix}")
+        lines.append(f"- **{code(problem.where)}**: {inert(problem.message)}")
+        lines.append(f"  **Fix:** {inert(problem.fix)}")
+        if problem.detail:
+            lines.append(quoted(problem.detail, indent="  "))
     return lines
 
 
 def status_description(problems: Sequence[Problem]) -> str:
     first = problems[0]
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{first.where}: {first.message}{more}"
+    text = " ".join(f"{first.where}: {first.message}".split())
+    if len(text) + len(more) > STATUS_LIMIT:  # GitHub refuses longer descriptions
+        text = text[: STATUS_LIMIT - len(more) - 1] + "…"
+    return text + more
 
 
 def branch_commit_message(plan: LockPlan, login: str, number: int) -> str:
@@ -231,7 +305,7 @@ def command_reply(login: str, answers: Sequence[tuple[str, str]]) -> str:
     if len(answers) == 1:
         return fit(f"@{login} {answers[0][1]}\n")
     parts = [f"@{login}"]
-    parts += [f"> {line}\n\n{answer}" for line, answer in answers]
+    parts += [f"> {inert(line)}\n\n{answer}" for line, answer in answers]
     return fit("\n\n".join(parts) + "\n")
 
 
@@ -243,19 +317,19 @@ def problems_reply(problems: Sequence[Problem]) -> str:
 
 def human_edit_comment(branch: str) -> str:
     return (
-        f"{HUMAN_EDIT_MARKER}\nSomeone else pushed to `{branch}`, so thoth-bot no longer rebuilds "
-        "this pull request on its own: it never overwrites other people's commits. Comment "
-        "`/thoth refresh` to let it rebuild the branch from its base (the other commits on it "
-        "are then dropped).\n"
+        f"{HUMAN_EDIT_MARKER}\nSomeone else pushed to {code(branch)}, so thoth-bot no longer "
+        "rebuilds this pull request on its own: it never overwrites other people's commits. "
+        "Comment `/thoth refresh` to let it rebuild the branch from its base (the other "
+        "commits on it are then dropped).\n"
     )
 
 
 def superseded_comment(branch: str) -> str:
     return (
-        f"`{branch}` already holds everything this pull request proposed: the locks and hooks "
+        f"{code(branch)} already holds everything this pull request proposed: the locks and hooks "
         "there are up to date for their Pipfiles. Closing."
     )
 
 
 def resolved_comment(branch: str, sha: str) -> str:
-    return f"Fixed: the dependencies of `{branch}` locked successfully at {sha[:12]}. Closing."
+    return f"Fixed: the dependencies of {code(branch)} locked successfully at {sha[:12]}. Closing."

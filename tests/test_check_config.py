@@ -110,6 +110,25 @@ BROKEN = [
     ),
     ("python", {}, GOOD_CONFIG.replace('"3.11"', '"3"'), "config.yaml:5:"),
     ("cache ttl", {}, GOOD_CONFIG + "lock: {cache_ttl: later}\n", "lock.cache_ttl: 'later'"),
+    (
+        "index entry",
+        {},
+        GOOD_CONFIG + "adviser: {indexes: ['ftp://mirror.example/simple']}\n",
+        "adviser.indexes: 'ftp://mirror.example/simple' is not an http(s) URL",
+    ),
+    (
+        "index credentials in a URL",
+        {},
+        GOOD_CONFIG + "adviser: {indexes: ['https://u:p@mirror.example/simple']}\n",
+        "carries credentials; give them in adviser.credentials",
+    ),
+    (
+        "index credentials unset",
+        {},
+        GOOD_CONFIG
+        + "adviser: {credentials: [{index: 'https://mirror.example/', password_env: NEXUS}]}\n",
+        "names NEXUS, which is not set. Fix: set NEXUS",
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ wheels and sdists the tests build: small, real archives with the tags the test a
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import hashlib
 import html
@@ -55,11 +56,16 @@ def _metadata(
 class PackageIndex(ThreadedServer):
     name = "package-index"
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, credentials: tuple[str, str] | None = None, redirect_to: str | None = None
+    ) -> None:
         self.projects: dict[str, Project] = {}
         self.requests: list[str] = []
+        self.authorizations: list[str] = []  # the Authorization header of each request
+        self.credentials = credentials  # (user, password) a private index requires
+        self.redirect_to = redirect_to  # a base URL every project page redirects to
         self._lock = threading.Lock()
-        app = web.Application()
+        app = web.Application(middlewares=[self._guard])
         app.router.add_get("/simple/", self._root)
         app.router.add_get("/simple/{project}/", self._project)
         app.router.add_get("/files/{filename}", self._file)
@@ -177,6 +183,43 @@ class PackageIndex(ThreadedServer):
         }
 
     # ---- serving ----------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
+        """Records every request's credentials; a private index refuses the wrong ones."""
+        self.authorizations.append(request.headers.get("Authorization", ""))
+        if self.credentials is not None:
+            pair = ":".join(self.credentials).encode()
+            expected = "Basic " + base64.b64encode(pair).decode()
+            if request.headers.get("Authorization") != expected:
+                self.requests.append(f"401 {request.path}")
+                raise web.HTTPUnauthorized(headers={"WWW-Authenticate": 'Basic realm="index"'})
+        if self.redirect_to is not None:
+            self.requests.append(f"302 {request.path}")
+            raise web.HTTPFound(self.redirect_to.rstrip("/") + request.path)
+        return await handler(request)
+
+    def add_hostile_sdist(self, name: str, version: str, marker: Path) -> Distribution:
+        """An sdist whose build writes `marker` (with the environment it saw, the secrets an
+        attacker wants) and then fails, printing that environment: what a fork's Pipfile
+        could make a bot build. Its PKG-INFO is static (2.2), so metadata needs no build."""
+        dist = canonicalize_name(name).replace("-", "_")
+        metadata = _metadata(name, version, [], None, "2.2").encode()
+        setup = (
+            "import json, os, pathlib, sys\n"
+            f"pathlib.Path({str(marker)!r}).write_text(json.dumps(dict(os.environ)))\n"
+            "print(json.dumps(dict(os.environ)), file=sys.stderr)\n"
+            "raise SystemExit('build failed on purpose')\n"
+        ).encode()
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path, data in {"PKG-INFO": metadata, "setup.py": setup}.items():
+                entry = tarfile.TarInfo(f"{dist}-{version}/{path}")
+                entry.size = len(data)
+                archive.addfile(entry, io.BytesIO(data))
+        return self._add(
+            name, Distribution(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata)
+        )
 
     async def _root(self, request: web.Request) -> web.Response:
         links = "".join(f'<a href="/simple/{name}/">{name}</a>\n' for name in sorted(self.projects))

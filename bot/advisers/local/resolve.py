@@ -113,7 +113,7 @@ async def resolve(
             "never",
             "--quiet",
             "--default-index",
-            target.indexes[0].url,
+            f"i0={target.indexes[0].url}",  # named: its credentials are UV_INDEX_I0_*
         ]
         if constraints:
             (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
