@@ -201,6 +201,8 @@ class EgressProxy:
             pass
         except (ConnectionError, OSError) as error:
             log.debug("egress proxy connection failed: %s", error)
+        except asyncio.CancelledError:
+            pass  # the loop is shutting down: this connection ends with it
         finally:
             writer.close()
 
