@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,6 +85,8 @@ async def advise_checkout(
     except Problems as failure:
         for problem in failure.problems:
             print(f"{problem.where}: {problem.message}\n  fix: {problem.fix}", file=sys.stderr)
+            if problem.detail:
+                print(textwrap.indent(problem.detail, "  | "), file=sys.stderr)
         return 1
     print(render.guidance_comment(plan).split("\n", 1)[1])
     if not plan.files:

@@ -6,6 +6,7 @@ wants to find: the marker, a secret in a comment, a request that reached the tar
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -151,6 +152,65 @@ def test_the_cli_does_not_build_a_checkout_s_package_either(
     assert not marker.exists()
     assert not (checkout / "Pipfile.lock").exists()
     assert_no_secret([result.stdout, result.stderr], secrets_in_env)
+
+
+async def test_uv_runs_without_the_bots_environment(
+    index: PackageIndex, secrets_in_env: dict[str, str], uv_cache: None
+) -> None:
+    """Caught mid-resolution, the live uv process's environment holds none of the secrets."""
+    slow = PackageIndex().start()
+    slow.add_wheel("purelib", "1.0")
+    slow.delay = 3.0
+    seen: list[dict[str, str]] = []
+
+    async def watch() -> None:
+        while not seen:
+            await asyncio.sleep(0.05)
+            for environ in _children_environments("uv"):
+                seen.append(environ)
+
+    try:
+        text = pipfile(slow, 'purelib = "*"')
+        watcher = asyncio.create_task(watch())
+        await LocalAdviser(indexes=LOOPBACK).advise(request(text))
+        watcher.cancel()
+    finally:
+        slow.stop()
+    assert seen, "no uv process was caught running"
+    environ = seen[0]
+    assert not set(secrets_in_env) & set(environ)
+    assert_no_secret(["\n".join(f"{k}={v}" for k, v in environ.items())], secrets_in_env)
+    assert environ["HTTPS_PROXY"].startswith("http://") and "127.0.0.1" in environ["HTTPS_PROXY"]
+    assert set(environ) <= ALLOWED_UV_ENVIRONMENT | {
+        name for name in environ if name.startswith("UV_INDEX_")
+    }
+
+
+ALLOWED_UV_ENVIRONMENT = {
+    "PATH", "HOME", "TMPDIR", "UV_CACHE_DIR", "UV_NO_PROGRESS", "UV_PYTHON_DOWNLOADS",
+    "NO_COLOR", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE",
+    "SSL_CERT_DIR", "LANG", "LC_ALL",
+}  # fmt: skip
+
+
+def _children_environments(name: str) -> list[dict[str, str]]:
+    """The environments of this process's children called `name`, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            parent = int(status.split("PPid:", 1)[1].split()[0])
+            command = (entry / "comm").read_text().strip()
+            if parent != os.getpid() or command != name:
+                continue
+            raw = (entry / "environ").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        pairs = [item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item]
+        found.append({k.decode(): v.decode(errors="replace") for k, v in pairs})
+    return found
 
 
 # ---- only allowed indexes -----------------------------------------------------------------

@@ -9,6 +9,7 @@ wheels and sdists the tests build: small, real archives with the tags the test a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email.parser
 import hashlib
@@ -64,6 +65,7 @@ class PackageIndex(ThreadedServer):
         self.authorizations: list[str] = []  # the Authorization header of each request
         self.credentials = credentials  # (user, password) a private index requires
         self.redirect_to = redirect_to  # a base URL every project page redirects to
+        self.delay = 0.0  # seconds each project page takes (to catch a resolver mid-run)
         self._lock = threading.Lock()
         app = web.Application(middlewares=[self._guard])
         app.router.add_get("/simple/", self._root)
@@ -201,19 +203,24 @@ class PackageIndex(ThreadedServer):
 
     def add_hostile_sdist(self, name: str, version: str, marker: Path) -> Distribution:
         """An sdist whose build writes `marker` (with the environment it saw, the secrets an
-        attacker wants) and then fails, printing that environment: what a fork's Pipfile
-        could make a bot build. Its PKG-INFO is static (2.2), so metadata needs no build."""
+        attacker wants), prints that environment and fails: what a fork's Pipfile could make a
+        bot build. Its backend is in the archive (PEP 517 `backend-path`, no requirements) and
+        its metadata is dynamic, so a resolver that may build runs it just to read metadata."""
         dist = canonicalize_name(name).replace("-", "_")
-        metadata = _metadata(name, version, [], None, "2.2").encode()
-        setup = (
+        metadata = _metadata(name, version, [], None, "2.1").encode()
+        backend = (
             "import json, os, pathlib, sys\n"
             f"pathlib.Path({str(marker)!r}).write_text(json.dumps(dict(os.environ)))\n"
             "print(json.dumps(dict(os.environ)), file=sys.stderr)\n"
             "raise SystemExit('build failed on purpose')\n"
         ).encode()
+        pyproject = (
+            b'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        )
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-            for path, data in {"PKG-INFO": metadata, "setup.py": setup}.items():
+            files = {"PKG-INFO": metadata, "pyproject.toml": pyproject, "backend.py": backend}
+            for path, data in files.items():
                 entry = tarfile.TarInfo(f"{dist}-{version}/{path}")
                 entry.size = len(data)
                 archive.addfile(entry, io.BytesIO(data))
@@ -230,6 +237,8 @@ class PackageIndex(ThreadedServer):
     async def _project(self, request: web.Request) -> web.Response:
         name = canonicalize_name(request.match_info["project"])
         self.requests.append(f"simple/{name}")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         project = self.projects.get(name)
         if project is None:
             raise web.HTTPNotFound()
