@@ -7,22 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.adviser import AdviseError
-
-# Keys of a package table that pipenv turns into environment markers.
-MARKER_KEYS = (
-    "os_name",
-    "sys_platform",
-    "platform_machine",
-    "platform_python_implementation",
-    "platform_release",
-    "platform_system",
-    "platform_version",
-    "python_version",
-    "python_full_version",
-    "implementation_name",
-    "implementation_version",
-)
-UNLOCKABLE = ("git", "path", "file", "editable", "hg", "svn", "bzr")
+from handlers.requirement_check import FETCHING_KEYS, MARKER_KEYS
 
 
 @dataclass(frozen=True)
@@ -43,7 +28,7 @@ def requirement(category: str, name: str, spec: Any) -> Requirement:
         return Requirement(name, name + _version(spec))
     if not isinstance(spec, Mapping):
         raise AdviseError(f"[{category}] {name}: cannot read {spec!r} as a requirement")
-    unlockable = [key for key in UNLOCKABLE if spec.get(key)]
+    unlockable = [key for key in FETCHING_KEYS if spec.get(key)]  # refused before, kept safe
     if unlockable:
         raise AdviseError(
             f"[{category}] {name} is a {unlockable[0]} requirement, which the embedded adviser "
