@@ -20,6 +20,8 @@ import yaml
 from bot.advisers.local.egress import DEFAULT_INDEXES, Entry
 from bot.advisers.local.indexes import IndexPolicy, parse_credentials
 from bot.advisers.local.rules import RULE_SCHEMA, Rule, merge, parse_rules, shipped_rules
+from bot.advisers.local.sandbox import UNAVAILABLE as SANDBOX_UNAVAILABLE
+from bot.advisers.local.sandbox import bwrap
 from handlers.adviser import Hardware, NodeClass
 from handlers.yaml_source import YamlSource, describe_schema_error, first_schema_error
 
@@ -89,6 +91,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "timeout": {"type": ["string", "number"]},
                 "rules": {"type": "array", "items": RULE_SCHEMA},
                 "indexes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "builds": {"enum": ["off", "isolated"]},
                 "credentials": {
                     "type": "array",
                     "items": {
@@ -156,6 +159,10 @@ class Settings:
     hardware_rules: tuple[Rule, ...] = field(default_factory=shipped_rules)
     # The embedded adviser's package indexes: which it may reach, with which credentials.
     index_policy: IndexPolicy = field(default_factory=IndexPolicy)
+    # `isolated`: a package with no wheel is built, in the sandbox only (SPEC §10).
+    builds: str = "off"
+    # What a build must never see: the state directory, the App's key file.
+    secret_paths: tuple[Path, ...] = ()
 
 
 def _redis_url(value: str | None) -> str | None:
@@ -252,7 +259,23 @@ def load_settings(
         metrics_host=env.get("METRICS_HOST") or "0.0.0.0",
         hardware_rules=merge(shipped_rules(), parse_rules(adviser.get("rules") or [])),
         index_policy=_index_policy(adviser, env),
+        builds=_builds(adviser.get("builds", "off")),
+        secret_paths=tuple(
+            Path(path)
+            for path in (
+                env.get("THOTH_BOT_STATE_DIR") or ".thoth-bot",
+                env.get("GITHUB_PRIVATE_KEY_PATH"),
+            )
+            if path
+        ),
     )
+
+
+def _builds(value: str) -> str:
+    """`isolated` only where builds can be isolated: the bubblewrap sandbox."""
+    if value == "isolated" and bwrap() is None:
+        raise ConfigError(SANDBOX_UNAVAILABLE)
+    return value
 
 
 def _index_policy(adviser: Mapping[str, Any], env: Mapping[str, str]) -> IndexPolicy:

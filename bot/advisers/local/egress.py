@@ -25,8 +25,10 @@ import ipaddress
 import logging
 import secrets
 import socket
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 log = logging.getLogger(__name__)
@@ -164,21 +166,30 @@ class EgressProxy:
 
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
+        self._directory: tempfile.TemporaryDirectory[str] | None = None
         self.port = 0
+        self.socket_path = Path()  # the same proxy on a Unix socket (for the build sandbox)
 
     async def start(self) -> EgressProxy:
-        if self._server is None:
-            self._server = await asyncio.start_server(
-                self._serve, "127.0.0.1", 0, limit=_HEAD_LIMIT
+        if not self._servers:
+            tcp = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=_HEAD_LIMIT)
+            self.port = tcp.sockets[0].getsockname()[1]
+            self._directory = tempfile.TemporaryDirectory(prefix="thoth-bot-egress-")
+            self.socket_path = Path(self._directory.name) / "proxy.sock"
+            unix = await asyncio.start_unix_server(
+                self._serve, str(self.socket_path), limit=_HEAD_LIMIT
             )
-            self.port = self._server.sockets[0].getsockname()[1]
+            self._servers = [tcp, unix]
         return self
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        for server in self._servers:
+            server.close()
+        self._servers = []
+        if self._directory is not None:
+            self._directory.cleanup()
+            self._directory = None
 
     @contextlib.contextmanager
     def session(self, allowlist: Allowlist) -> Iterator[Session]:

@@ -11,6 +11,7 @@ egress proxy as its only way out. Its cache makes repeated resolutions cheap.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -118,19 +119,25 @@ async def resolve(
         if constraints:
             (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
             arguments += ["--constraint", "constraints.txt"]
-        outcome = await runner.run(
+        credentials = {
+            f"i{position}": index.credentials
+            for position, index in enumerate(target.indexes)
+            if index.credentials is not None
+        }
+        run = functools.partial(
+            runner.run,
             arguments,
             cwd=work,
             allowlist=target.allowlist,
-            credentials={
-                f"i{position}": index.credentials
-                for position, index in enumerate(target.indexes)
-                if index.credentials is not None
-            },
+            credentials=credentials,
             limit=target.limit,
         )
+        outcome = await run()
+        built = outcome.returncode != 0 and runner.may_build and _needs_build(outcome)
+        if built:
+            outcome = await run(build=True)  # in the sandbox: the operator allows it
         if outcome.returncode != 0:
-            raise _failure(outcome, target)
+            raise _failure(outcome, target, built=built)
         data = tomllib.loads((work / "pylock.toml").read_text())
     return {canonicalize_name(entry["name"]): _pin(entry) for entry in data.get("packages", [])}
 
@@ -186,7 +193,7 @@ def _pin(entry: dict) -> Pin:
     )
 
 
-def _failure(outcome: Outcome, target: Target) -> AdviseError:
+def _failure(outcome: Outcome, target: Target, *, built: bool = False) -> AdviseError:
     """Why uv found no lock, in a sentence, with one fix and at most an excerpt of uv's words."""
     if outcome.refused:
         refused = "; ".join(sorted({str(refusal) for refusal in outcome.refused}))
@@ -200,6 +207,14 @@ def _failure(outcome: Outcome, target: Target) -> AdviseError:
         return AdviseError(f"uv did not resolve within {target.limit:.0f} s", retryable=True)
     message = outcome.stderr.strip()
     text = _plain(message)
+    if built and ("Failed to build" in text or "build backend" in text):
+        return AdviseError(
+            "a package has no wheel for this Python and platform, and building it from source "
+            "failed (in thoth-bot's build sandbox)",
+            fix="Require a version that publishes a wheel for this Python and platform, or one "
+            "whose build works (uv's words below say which package and why).",
+            detail=excerpt(text),
+        )
     unbuildable = sorted(
         {found[1] + (found[2] or "").replace("==", " ", 1) for found in _NO_WHEEL.finditer(text)}
     )
@@ -212,7 +227,7 @@ def _failure(outcome: Outcome, target: Target) -> AdviseError:
             f"for {where}, and thoth-bot never runs a package's build code (building it from "
             "source would run code the package chose)",
             fix="Require a version that publishes a wheel for this Python and platform, or ask "
-            "the bot's operator to allow isolated builds (`adviser.builds: isolated`).",
+            "the bot's operator to allow builds in its sandbox (`adviser.builds: isolated`).",
             detail=excerpt(text),
         )
     if _TRANSIENT.search(message):
@@ -225,6 +240,11 @@ def _failure(outcome: Outcome, target: Target) -> AdviseError:
         "conflict.",
         detail=excerpt(text),
     )
+
+
+def _needs_build(outcome: Outcome) -> bool:
+    text = _plain(outcome.stderr).replace("\n", " ")
+    return bool(_NO_WHEEL.search(text)) and "building from source is disabled" in text
 
 
 def _plain(message: str) -> str:

@@ -4,9 +4,11 @@
   temporary HOME and TMPDIR, the uv cache, the egress proxy as its only way out, and the
   credentials of the indexes this resolution may use (uv's `UV_INDEX_<NAME>_USERNAME` and
   `_PASSWORD`, for the named index only). Never the bot's tokens, keys or webhook secrets.
-- **No build.** `--no-build`: uv resolves from wheels only and never downloads an sdist, so no
-  package's `setup.py` or build backend runs (uv 0.13 refuses every sdist with it, even one whose
-  metadata is static).
+- **No build, outside the sandbox.** `--no-build`: uv resolves from wheels only and never
+  downloads an sdist, so no package's `setup.py` or build backend runs (uv 0.13 refuses every
+  sdist with it, even one whose metadata is static). Where the operator allows isolated builds,
+  a resolution that needs one runs again inside the sandbox (`sandbox.py`), with a cache of its
+  own, so that a build never writes what another repository's resolution reads.
 - **Bounded in time.** uv runs in a process group of its own; on timeout or cancellation the
   whole group is killed, children included.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.advisers.local.egress import Allowlist, EgressProxy, Refusal
+from bot.advisers.local.sandbox import Sandbox
 
 # From the bot's environment, only what TLS and locale need.
 PASSED_THROUGH = ("SSL_CERT_FILE", "SSL_CERT_DIR", "LANG", "LC_ALL")
@@ -50,11 +53,17 @@ def uv_binary() -> str:
 
 
 class UvRunner:
-    """Runs uv commands through one egress proxy, with one shared wheels-only cache."""
+    """Runs uv commands through one egress proxy, with one shared wheels-only cache; builds,
+    when a `sandbox` is given, only inside it, each with a throw-away cache."""
 
-    def __init__(self, *, cache_dir: Path) -> None:
+    def __init__(self, *, cache_dir: Path, sandbox: Sandbox | None = None) -> None:
         self.cache_dir = cache_dir
+        self.sandbox = sandbox
         self.proxy = EgressProxy()
+
+    @property
+    def may_build(self) -> bool:
+        return self.sandbox is not None
 
     async def run(
         self,
@@ -64,8 +73,10 @@ class UvRunner:
         allowlist: Allowlist,
         credentials: Mapping[str, Credentials],
         limit: float,
+        build: bool = False,
     ) -> Outcome:
-        """`uv ARGUMENTS --no-build` in `cwd`; `credentials` by uv index name."""
+        """`uv ARGUMENTS --no-build` in `cwd`; `credentials` by uv index name. With `build`,
+        `uv ARGUMENTS` in the sandbox, with a cache of its own that dies with it."""
         await self.proxy.start()
         with (
             self.proxy.session(allowlist) as session,
@@ -90,10 +101,24 @@ class UvRunner:
                 variable = "UV_INDEX_" + "".join(c if c.isalnum() else "_" for c in name).upper()
                 env[f"{variable}_USERNAME"] = secret.username
                 env[f"{variable}_PASSWORD"] = secret.password
+            command = [uv_binary(), *arguments, "--no-build"]
+            if build:
+                if self.sandbox is None:
+                    raise RuntimeError("builds run only in a sandbox")
+                for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+                    env.pop(name)  # the relay inside the sandbox is its proxy
+                env["UV_CACHE_DIR"] = str(Path(home) / "uv-cache")
+                command = self.sandbox.wrap(
+                    [uv_binary(), *arguments],
+                    workdir=cwd,
+                    home=Path(home),
+                    socket_path=self.proxy.socket_path,
+                    token=session.token,
+                    env=env,
+                )
+                env = {"PATH": "/usr/bin:/bin"}  # bubblewrap's own; uv's is set inside
             process = await asyncio.create_subprocess_exec(
-                uv_binary(),
-                *arguments,
-                "--no-build",
+                *command,
                 cwd=cwd,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
