@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--config")
     worker.set_defaults(run=_worker)
 
+    resolver = commands.add_parser(
+        "resolver", help="a resolution worker for the distributed mode, without credentials"
+    )
+    resolver.add_argument("--config")
+    resolver.set_defaults(run=_resolver)
+
     advise = commands.add_parser("advise", help="lock a local checkout, no forge")
     advise.add_argument("path")
     advise.add_argument("--env", action="append", default=[], help="runtime environment(s)")
@@ -113,6 +119,32 @@ def _worker(args: argparse.Namespace) -> int:
     from bot.jobs.distributed import run_worker
 
     uvloop.run(run_worker(settings))
+    return 0
+
+
+def _resolver(args: argparse.Namespace) -> int:
+    """`thoth-bot resolver`: refuses to start with any credential in its environment."""
+    from bot.advisers.local.remote import CREDENTIALS, serve_resolutions
+    from bot.advisers.local.sandbox import UNAVAILABLE, bwrap
+
+    held = [name for name in CREDENTIALS if os.environ.get(name)]
+    if held:
+        raise ConfigError(
+            f"`thoth-bot resolver` runs code that packages chose, so it must hold no "
+            f"credential, and its environment has {', '.join(held)}. Fix: start it without "
+            "them (its Deployment mounts no Secret; it needs only REDIS_URL and the "
+            "configuration)."
+        )
+    settings = load_settings(args.config)
+    if not settings.redis_url:
+        raise ConfigError(
+            "`thoth-bot resolver` runs the resolutions of the distributed mode. Fix: set "
+            "REDIS_URL (a Redis user limited to the resolver's keys, see docs/security.md)."
+        )
+    if settings.builds == "isolated" and bwrap() is None:
+        raise ConfigError(UNAVAILABLE.replace("in the embedded mode", "on a resolver"))
+    require_arq()
+    uvloop.run(serve_resolutions(settings))
     return 0
 
 

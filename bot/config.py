@@ -259,7 +259,9 @@ def load_settings(
         metrics_host=env.get("METRICS_HOST") or "0.0.0.0",
         hardware_rules=merge(shipped_rules(), parse_rules(adviser.get("rules") or [])),
         index_policy=_index_policy(adviser, env),
-        builds=_builds(adviser.get("builds", "off")),
+        # Where resolutions run here (the embedded mode), builds need the sandbox here; in the
+        # distributed mode they run on `thoth-bot resolver`, which checks for itself.
+        builds=_builds(adviser.get("builds", "off"), locally=not env.get("REDIS_URL")),
         secret_paths=tuple(
             Path(path)
             for path in (
@@ -271,9 +273,9 @@ def load_settings(
     )
 
 
-def _builds(value: str) -> str:
+def _builds(value: str, *, locally: bool = True) -> str:
     """`isolated` only where builds can be isolated: the bubblewrap sandbox."""
-    if value == "isolated" and bwrap() is None:
+    if value == "isolated" and locally and bwrap() is None:
         raise ConfigError(SANDBOX_UNAVAILABLE)
     return value
 

@@ -73,15 +73,19 @@ async def advise_checkout(
             chosen = settings.node_classes[node_class]
             selected = [dataclasses.replace(env, node_class=chosen) for env in selected]
         async with aiohttp.ClientSession() as session:
-            plan = await plan_locks(
-                adviser=make_adviser(settings, session),
-                policy=policy,
-                config=config,
-                environments=selected,
-                files=files,
-                origin=None,
-                force=force,
-            )
+            adviser = make_adviser(settings, session, resolve_here=True)
+            try:
+                plan = await plan_locks(
+                    adviser=adviser,
+                    policy=policy,
+                    config=config,
+                    environments=selected,
+                    files=files,
+                    origin=None,
+                    force=force,
+                )
+            finally:
+                await adviser.close()
     except Problems as failure:
         for problem in failure.problems:
             print(f"{problem.where}: {problem.message}\n  fix: {problem.fix}", file=sys.stderr)

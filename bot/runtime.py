@@ -110,6 +110,9 @@ class Bot:
 
     async def stop(self) -> None:
         await self.queue.close()
+        close = getattr(self.adviser, "close", None)
+        if close is not None:
+            await close()
         await self.session.close()
         if self.gitlab is not None:
             self.gitlab.close()

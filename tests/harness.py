@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
 from typing import IO, Any, Self
@@ -338,14 +338,36 @@ class WorkerProcess(BotProcess):
         await wait_until_ready(self.url, "thoth-bot worker")
 
 
-class RedisServer:
-    """A redis-server of the test's own on a free port, keeping nothing on disk."""
+class ResolverProcess(BotProcess):
+    """`thoth-bot resolver` (the Procfile's `resolver:`): given only `env`, the variables of a
+    process without credentials (PATH, HOME, the uv cache), as its Deployment starts it."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path | None = None) -> None:
+        super().__init__(env, log)
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")},
+            "THOTH_BOT_LOG_FORMAT": "json",
+            "THOTH_BOT_LOG_LEVEL": "DEBUG",
+            **env,
+        }
+
+    def arguments(self) -> list[str]:
+        return ["resolver"]
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, keeping nothing on disk; `users` are
+    ACL rules (`name on >password ~keys +commands`), one a string."""
+
+    def __init__(self, directory: Path, users: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
+        self.users = users
         self.process: asyncio.subprocess.Process | None = None
+
+    def url_of(self, user: str, password: str) -> str:
+        return f"redis://{user}:{password}@127.0.0.1:{self.port}/0"
 
     async def start(self) -> RedisServer:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -361,6 +383,7 @@ class RedisServer:
             "no",
             "--dir",
             str(self.directory),
+            *(item for user in self.users for item in ("--user", *user.split())),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )

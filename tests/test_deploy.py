@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.advisers.local.remote import CREDENTIALS, RESOLVER_ACL
 from bot.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,12 +42,14 @@ SECRET_KEYS = {
     "GITLAB_WEBHOOK_SECRET": "gitlab-webhook-secret",
     "GITLAB_WEBHOOK_SIGNING_TOKEN": "gitlab-webhook-signing-token",
     "THOTH_TOKEN": "thoth-token",
+    "REDIS_PASSWORD": "redis-password",  # for $(REDIS_PASSWORD) in REDIS_URL
 }
 
 DISTRIBUTED = {
-    "REDIS_URL": "redis://thoth-bot-redis:6379/0",
+    "REDIS_URL": "redis://:$(REDIS_PASSWORD)@thoth-bot-redis:6379/0",
     "REDIS_REPLICAS": "1",
     "WORKER_REPLICAS": "3",
+    "RESOLVER_REPLICAS": "2",
 }
 
 
@@ -204,7 +207,12 @@ def test_defaults_process_into_valid_yaml_with_integer_replicas():
     assert yaml.safe_load(listed)["items"] == objects
     assert not [text for text in strings(objects) if REFERENCE.search(text)]
     replicas = {d["metadata"]["name"]: d["spec"]["replicas"] for d in deployments(objects)}
-    assert replicas == {"thoth-bot-web": 1, "thoth-bot-worker": 0, "thoth-bot-redis": 0}
+    assert replicas == {
+        "thoth-bot-web": 1,
+        "thoth-bot-worker": 0,
+        "thoth-bot-resolver": 0,
+        "thoth-bot-redis": 0,
+    }
     assert all(type(count) is int for count in replicas.values())
     state = find(objects, "PersistentVolumeClaim", "thoth-bot-state")
     assert state["spec"]["resources"]["requests"]["storage"] == "1Gi"
@@ -220,6 +228,7 @@ def test_the_objects_operators_rely_on():
         ("Deployment", "thoth-bot-web"),
         ("Deployment", "thoth-bot-worker"),
         ("Deployment", "thoth-bot-redis"),
+        ("Deployment", "thoth-bot-resolver"),
         ("Service", "thoth-bot-redis"),
         ("Service", "thoth-bot"),
         ("Route", "thoth-bot"),
@@ -234,7 +243,8 @@ def test_everything_is_labelled_and_selectors_match_their_pods():
         assert set(LABELS) <= set(labels), where
         assert labels["app.kubernetes.io/name"] == "thoth-bot", where
         assert labels["app.kubernetes.io/instance"] == "bot-a", where
-        assert labels["app.kubernetes.io/component"] in ("web", "worker", "redis"), where
+        components = ("web", "worker", "resolver", "redis")
+        assert labels["app.kubernetes.io/component"] in components, where
     pods = {}
     for deployment in deployments(objects):
         pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -334,8 +344,16 @@ def test_secrets_come_from_the_operators_secret_and_each_is_optional():
             for e in c.get("env", [])
             if "secretKeyRef" in e.get("valueFrom", {})
         }
-        if name == "${NAME}-redis":
-            assert refs == {}
+        if name == "${NAME}-redis":  # the passwords of its two users, required where it runs
+            assert {env: (ref["name"], ref["key"]) for env, ref in refs.items()} == {
+                "REDIS_PASSWORD": ("${SECRET_NAME}", "redis-password"),
+                "RESOLVER_REDIS_PASSWORD": ("${RESOLVER_SECRET_NAME}", "redis-password"),
+            }
+            continue
+        if name == "${NAME}-resolver":  # no credential: its own Secret, its Redis password
+            assert {env: (ref["name"], ref["key"]) for env, ref in refs.items()} == {
+                "RESOLVER_REDIS_PASSWORD": ("${RESOLVER_SECRET_NAME}", "redis-password"),
+            }
             continue
         assert {env: ref["key"] for env, ref in refs.items()} == SECRET_KEYS, name
         for env, ref in refs.items():
@@ -391,16 +409,22 @@ def test_config_map_is_a_configuration_the_bot_loads(tmp_path):
 def test_distributed_mode_reaches_the_templates_redis():
     objects = process(load_template(), IMAGE=IMAGE, **DISTRIBUTED)
     replicas = {d["metadata"]["name"]: d["spec"]["replicas"] for d in deployments(objects)}
-    assert replicas == {"thoth-bot-web": 1, "thoth-bot-worker": 3, "thoth-bot-redis": 1}
+    assert replicas == {
+        "thoth-bot-web": 1,
+        "thoth-bot-worker": 3,
+        "thoth-bot-resolver": 2,
+        "thoth-bot-redis": 1,
+    }
     for name in ("thoth-bot-web", "thoth-bot-worker"):
         assert env_of(find(objects, "Deployment", name))["REDIS_URL"] == DISTRIBUTED["REDIS_URL"]
-    host, port = re.match(r"redis://([^:/]+):(\d+)/", DISTRIBUTED["REDIS_URL"]).groups()
+    host, port = re.match(r"redis://[^@]*@([^:/]+):(\d+)/", DISTRIBUTED["REDIS_URL"]).groups()
     service = find(objects, "Service", host)
     assert service["spec"]["ports"][0]["port"] == int(port)
     assert service["spec"]["selector"]["app.kubernetes.io/component"] == "redis"
     # The REDIS_URL the parameter's description and the header give is this one.
     template_text = TEMPLATE.read_text(encoding="utf-8")
-    assert "-p REDIS_URL=redis://thoth-bot-redis:6379/0 -p REDIS_REPLICAS=1" in template_text
+    shown = "-p REDIS_URL='redis://:$(REDIS_PASSWORD)@thoth-bot-redis:6379/0' -p REDIS_REPLICAS=1"
+    assert shown in template_text
 
 
 def test_redis_acknowledges_only_what_is_on_disk():
@@ -410,7 +434,8 @@ def test_redis_acknowledges_only_what_is_on_disk():
     main = container(redis)
     args = main["args"]
     assert args[0] == "run-redis"
-    options = dict(zip(args[1::2], args[2::2], strict=True))
+    user = args.index("--user")
+    options = dict(zip(args[1:user:2], args[2:user:2], strict=True))
     assert options["--appendonly"] == "yes"
     assert options["--appendfsync"] == "always"
     assert options["--maxmemory-policy"] == "noeviction"
@@ -431,8 +456,25 @@ def test_redis_acknowledges_only_what_is_on_disk():
     }
     assert expressions == {
         "app.kubernetes.io/instance": ["thoth-bot"],
-        "app.kubernetes.io/component": ["web", "worker"],
+        "app.kubernetes.io/component": ["web", "worker", "resolver"],
     }
+
+
+def test_the_resolver_holds_no_credential_and_its_redis_user_only_its_keys():
+    """SPEC §10: resolutions run where no forge credential, Thoth token or webhook secret is."""
+    objects = process(load_template(), IMAGE=IMAGE, **DISTRIBUTED)
+    resolver = find(objects, "Deployment", "thoth-bot-resolver")
+    pod = resolver["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container(resolver)["command"] == ["thoth-bot", "resolver"]
+    env = env_of(resolver)
+    assert not set(env) & set(CREDENTIALS) and "GITHUB_APP_ID" not in env
+    assert env["REDIS_URL"] == "redis://resolver:$(RESOLVER_REDIS_PASSWORD)@thoth-bot-redis:6379/0"
+    assert [v for v in pod["volumes"] if "secret" in v] == []
+    args = container(find(objects, "Deployment", "thoth-bot-redis"))["args"]
+    user = args[args.index("--user") + 1 :]
+    assert user[:3] == ["resolver", "on", ">$(RESOLVER_REDIS_PASSWORD)"]
+    assert " ".join(user[3:]) == RESOLVER_ACL  # the rule the resolver tests run Redis with
 
 
 def test_route_terminates_tls_and_redirects_http():

@@ -80,6 +80,12 @@ class CachedAdviser:
         self._store = store
         self._ttl = ttl
 
+    async def close(self) -> None:
+        """Release what the adviser behind holds (the embedded one's proxy and pools)."""
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            await close()
+
     async def advise(self, request: AdviseRequest) -> AdviseResult:
         # An adviser whose answers depend on its own configuration (the embedded adviser's
         # rules) names it, so a changed configuration does not get yesterday's answers.

@@ -6,6 +6,7 @@ import aiohttp
 
 from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
 from bot.advisers.local import LocalAdviser
+from bot.advisers.local.remote import RemoteResolver
 from bot.advisers.thoth import ThothAdviser
 from bot.config import Settings
 from bot.metrics import Metrics, TimedAdviser
@@ -13,8 +14,15 @@ from handlers.adviser import Adviser
 
 
 def make_adviser(
-    settings: Settings, session: aiohttp.ClientSession, metrics: Metrics | None = None
-) -> Adviser:
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    metrics: Metrics | None = None,
+    *,
+    resolve_here: bool = False,
+) -> CachedAdviser:
+    """The configured backend behind the result cache. In the distributed mode the embedded
+    adviser's resolutions go to the resolver pool, unless `resolve_here` (`thoth-bot advise`
+    on a local checkout)."""
     inner: Adviser
     if settings.adviser == "thoth":
         assert settings.thoth_host is not None  # load_settings guarantees it
@@ -25,11 +33,18 @@ def make_adviser(
             timeout=settings.advise_timeout,
         )
     else:
+        # Distributed: uv runs on `thoth-bot resolver` processes, never where credentials are.
+        remote = (
+            RemoteResolver(settings.redis_url)
+            if settings.redis_url and not resolve_here
+            else None
+        )
         inner = LocalAdviser(
             rules=settings.hardware_rules,
             indexes=settings.index_policy,
             builds=settings.builds,
             hidden=settings.secret_paths,
+            resolver=remote,
         )
     if metrics is not None:
         inner = TimedAdviser(inner, metrics, settings.adviser)

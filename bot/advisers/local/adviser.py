@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 from bot.advisers.local.indexes import IndexPolicy, rule_index, source_index, split_credentials
 from bot.advisers.local.platforms import python_platform
 from bot.advisers.local.requirements import Requirement, requirements
-from bot.advisers.local.resolve import Pin, Target, resolve
+from bot.advisers.local.resolve import LocalResolver, Pin, Resolver, Target
 from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
 from bot.advisers.local.sandbox import Sandbox
 from bot.advisers.local.uv_process import UvRunner
@@ -53,15 +53,19 @@ class LocalAdviser:
         cache_dir: Path | None = None,
         builds: str = "off",
         hidden: Sequence[Path] = (),
+        resolver: Resolver | None = None,
     ) -> None:
-        """`builds="isolated"`: a package with no wheel is built in the sandbox, which hides
+        """Resolutions run in this process (uv), or on `resolver` (the resolver pool).
+        `builds="isolated"`: a package with no wheel is built in the sandbox, which hides
         `hidden` (the state directory, key files) besides the shared cache."""
         self.rules = tuple(shipped_rules() if rules is None else rules)
         self.limit = limit  # seconds one uv resolution may take
         self.indexes = indexes or IndexPolicy()
-        cache = cache_dir or default_cache_dir()
-        sandbox = Sandbox([*hidden, cache]) if builds == "isolated" else None
-        self.runner = UvRunner(cache_dir=cache, sandbox=sandbox)
+        if resolver is None:
+            cache = cache_dir or default_cache_dir()
+            sandbox = Sandbox([*hidden, cache]) if builds == "isolated" else None
+            resolver = LocalResolver(UvRunner(cache_dir=cache, sandbox=sandbox))
+        self.resolver = resolver
         # What its answers depend on besides the request (for the result cache's key).
         self.fingerprint = hashlib.sha256(
             repr((self.rules, self.indexes.allowed)).encode()
@@ -103,8 +107,8 @@ class LocalAdviser:
             pinned={package: positions[index] for package, index in pinned.items()},
             limit=self.limit,
         )
-        found = await _resolve_all(self.runner, wanted, prescription.constraints, target)
-        hashes = await _every_hash(self.runner, found, target)
+        found = await _resolve_all(self.resolver, wanted, prescription.constraints, target)
+        hashes = await _every_hash(self.resolver, found, target)
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
         where = f"Python {python} on {platform}"
@@ -126,7 +130,7 @@ class LocalAdviser:
         )
 
     async def close(self) -> None:
-        await self.runner.close()
+        await self.resolver.close()
 
 
 def default_cache_dir() -> Path:
@@ -149,7 +153,7 @@ def _wanted(pipfile: Pipfile) -> dict[str, list[Requirement]]:
 
 
 async def _resolve_all(
-    runner: UvRunner,
+    resolver: Resolver,
     wanted: Mapping[str, Sequence[Requirement]],
     rules: Sequence[str],
     target: Target,
@@ -164,7 +168,7 @@ async def _resolve_all(
     async def solve(section: Sequence[Requirement], constraints: Sequence[str]) -> dict[str, Pin]:
         if not section:
             return {}
-        return await resolve(runner, [r.line for r in section], target, constraints=constraints)
+        return await resolver([r.line for r in section], target, constraints)
 
     names = list(wanted)
     results = await asyncio.gather(*(solve(wanted[name], rules) for name in names))
@@ -179,7 +183,7 @@ async def _resolve_all(
 
 
 async def _every_hash(
-    runner: UvRunner, found: Mapping[str, Mapping[str, Pin]], target: Target
+    resolver: Resolver, found: Mapping[str, Mapping[str, Pin]], target: Target
 ) -> dict[str, tuple[str, ...]]:
     """The hash of every artifact of each locked version, as pipenv lists them (wheels for all
     platforms, and the sdist): one universal resolution of exactly the locked versions. Where
@@ -194,7 +198,7 @@ async def _every_hash(
     if not exact:
         return {}
     try:
-        universal = await resolve(runner, exact, replace(target, python_platform=None))
+        universal = await resolver(exact, replace(target, python_platform=None))
     except AdviseError as error:
         log.info("keeping the node class's hashes only: %s", error)
         return {}

@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from packaging.utils import canonicalize_name
 
@@ -61,6 +62,31 @@ class Target:
     allowlist: Allowlist
     pinned: Mapping[str, int]  # canonical package -> the position of the only index it uses
     limit: float = 600.0
+
+
+class Resolver(Protocol):
+    """Where resolutions run: here (`LocalResolver`) or on a `thoth-bot resolver` (`remote`)."""
+
+    async def __call__(
+        self, requirements: Sequence[str], target: Target, constraints: Sequence[str] = ()
+    ) -> dict[str, Pin]: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalResolver:
+    """Resolutions in this process's uv (`UvRunner`)."""
+
+    def __init__(self, runner: UvRunner) -> None:
+        self.runner = runner
+
+    async def __call__(
+        self, requirements: Sequence[str], target: Target, constraints: Sequence[str] = ()
+    ) -> dict[str, Pin]:
+        return await resolve(self.runner, requirements, target, constraints=constraints)
+
+    async def close(self) -> None:
+        await self.runner.close()
 
 
 @dataclass(frozen=True)
