@@ -99,12 +99,14 @@ def start_gitlab() -> FakeGitLab:
     return FakeGitLab(token=GITLAB_TOKEN).start()
 
 
-def local_config(directory: Path, adviser: str = "") -> Path:
+def local_config(
+    directory: Path, adviser: str = "", indexes: Sequence[str] = ("127.0.0.1",)
+) -> Path:
     """The built-in configuration, its embedded adviser allowed the tests' indexes on 127.0.0.1
     (an operator must list loopback addresses by name, SPEC §10), plus `adviser` lines."""
     base = (Path(__file__).parent.parent / "bot/data/default-config.yaml").read_text()
     path = directory / "local-config.yaml"
-    path.write_text(base + '\nadviser:\n  indexes: ["127.0.0.1"]\n' + adviser)
+    path.write_text(base + f"\nadviser:\n  indexes: {json.dumps(list(indexes))}\n" + adviser)
     return path
 
 

@@ -302,7 +302,64 @@ async def test_a_failing_build_in_the_sandbox_leaks_nothing_it_printed(
     assert not marker.exists()  # noqa: ASYNC240
 
 
+async def test_a_failing_build_that_prints_its_environment_leaks_nothing_to_the_forge(
+    local_bot_with_builds: BotUnderTest,
+    github: FakeGitHub,
+    index: PackageIndex,
+    secrets_in_env: dict[str, str],
+) -> None:
+    repo, installation = new_repo_name("printenv")
+    before = pipfile(index, 'purelib = "*"')
+    github.create_repo(repo, {"Pipfile": before}, installation=installation)
+    push = github.push(repo, {"Pipfile": pipfile(index, 'purelib = "*"\nevilpkg = "*"')})
+    payload = payloads.push(
+        repo, before=push.before, after=push.after, commits=[push], installation_id=installation
+    )
+
+    assert (await local_bot_with_builds.deliver("push", payload))[0] == 202
+    await local_bot_with_builds.settle()
+
+    [issue] = github.issues(repo)
+    assert "building it from source failed" in issue.body
+    assert "```text" in issue.body  # the build's words, quoted as an excerpt
+    statuses = [s["description"] for s in github.statuses(repo, push.after)]
+    posted = [issue.body, issue.title, *statuses]
+    posted += [c.body for c in github.comments(repo, issue.number)]
+    assert_no_secret(posted, secrets_in_env)
+    assert github.pulls(repo) == []
+
+
 # ---- only allowed indexes -----------------------------------------------------------------
+
+
+async def test_an_unlisted_source_is_refused_in_the_issue_naming_it_and_the_setting(
+    env: dict[str, str], github: FakeGitHub, index: PackageIndex, tmp_path: Path, uv_cache: None
+) -> None:
+    target = PackageIndex().start()  # another service on the bot's host
+    local = {k: v for k, v in env.items() if k != "THOTH_HOST"} | {
+        "THOTH_BOT_ADVISER": "local",
+        "THOTH_BOT_CONFIG": str(local_config(tmp_path, indexes=[index.simple_url])),
+    }
+    bot = await BotUnderTest.from_env(local).start()
+    try:
+        repo, installation = new_repo_name("source")
+        before = pipfile(index, 'purelib = "*"')
+        github.create_repo(repo, {"Pipfile": before}, installation=installation)
+        push = github.push(repo, {"Pipfile": before.replace(index.url, target.url)})
+        payload = payloads.push(
+            repo, before=push.before, after=push.after, commits=[push], installation_id=installation
+        )
+        assert (await bot.deliver("push", payload))[0] == 202
+        await bot.settle()
+    finally:
+        await bot.close()
+        target.stop()
+
+    assert target.requests == [] and target.authorizations == []
+    [issue] = github.issues(repo)
+    assert "\\[\\[source\\]\\] 'local' (http\u200b://127.0.0.1" in issue.body  # not a link
+    assert "is not a package index thoth-bot may use" in issue.body
+    assert "`adviser.indexes`" in issue.body
 
 
 async def test_a_source_on_loopback_that_is_not_listed_is_refused_and_never_reached(
