@@ -14,7 +14,6 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import payloads
 import pytest
 from fakes.github import FakeGitHub
 from fakes.index import PackageIndex
@@ -28,6 +27,7 @@ from harness import (
 )
 from test_local_adviser import LOOPBACK, X86, advise, pipfile
 from test_pull_requests import advise_statuses, deliver_pull, open_pull
+from test_push import push_and_settle
 
 from bot.advisers.local import LocalAdviser
 from bot.advisers.local.egress import Allowlist
@@ -265,14 +265,10 @@ async def test_an_allowed_build_runs_in_the_sandbox_and_sees_no_secret(
     repo, installation = new_repo_name("builds")
     before = pipfile(index, 'purelib = "*"')
     github.create_repo(repo, {"Pipfile": before}, installation=installation)
-    push = github.push(repo, {"Pipfile": pipfile(index, 'purelib = "*"\nnosy = "*"')})
-    payload = payloads.push(
-        repo, before=push.before, after=push.after, commits=[push], installation_id=installation
-    )
     reports = len(index.reports)
 
-    assert (await local_bot_with_builds.deliver("push", payload))[0] == 202
-    await local_bot_with_builds.settle()
+    after = pipfile(index, 'purelib = "*"\nnosy = "*"')
+    await push_and_settle(local_bot_with_builds, github, repo, installation, {"Pipfile": after})
 
     lock = json.loads(github.file(repo, "thoth-bot/lock/main", "Pipfile.lock") or "{}")
     assert lock["default"]["nosy"]["version"] == "==1.0"
@@ -311,13 +307,10 @@ async def test_a_failing_build_that_prints_its_environment_leaks_nothing_to_the_
     repo, installation = new_repo_name("printenv")
     before = pipfile(index, 'purelib = "*"')
     github.create_repo(repo, {"Pipfile": before}, installation=installation)
-    push = github.push(repo, {"Pipfile": pipfile(index, 'purelib = "*"\nevilpkg = "*"')})
-    payload = payloads.push(
-        repo, before=push.before, after=push.after, commits=[push], installation_id=installation
+    after = pipfile(index, 'purelib = "*"\nevilpkg = "*"')
+    push = await push_and_settle(
+        local_bot_with_builds, github, repo, installation, {"Pipfile": after}
     )
-
-    assert (await local_bot_with_builds.deliver("push", payload))[0] == 202
-    await local_bot_with_builds.settle()
 
     [issue] = github.issues(repo)
     assert "building it from source failed" in issue.body
@@ -345,12 +338,8 @@ async def test_an_unlisted_source_is_refused_in_the_issue_naming_it_and_the_sett
         repo, installation = new_repo_name("source")
         before = pipfile(index, 'purelib = "*"')
         github.create_repo(repo, {"Pipfile": before}, installation=installation)
-        push = github.push(repo, {"Pipfile": before.replace(index.url, target.url)})
-        payload = payloads.push(
-            repo, before=push.before, after=push.after, commits=[push], installation_id=installation
-        )
-        assert (await bot.deliver("push", payload))[0] == 202
-        await bot.settle()
+        elsewhere = before.replace(index.url, target.url)
+        await push_and_settle(bot, github, repo, installation, {"Pipfile": elsewhere})
     finally:
         await bot.close()
         target.stop()
@@ -457,12 +446,7 @@ async def test_urls_smuggled_through_names_and_versions_are_refused_at_their_lin
             f'z = {{version = "*", file = "{target.url}/files/z.whl"}}\n'
             'purelib = "*"',
         )
-        push = github.push(repo, {"Pipfile": smuggled})
-        payload = payloads.push(
-            repo, before=push.before, after=push.after, commits=[push], installation_id=installation
-        )
-        assert (await local_bot.deliver("push", payload))[0] == 202
-        await local_bot.settle()
+        await push_and_settle(local_bot, github, repo, installation, {"Pipfile": smuggled})
     finally:
         target.stop()
 
