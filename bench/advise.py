@@ -12,7 +12,8 @@ as PyPI serves it. On the same Pipfile and index:
 - raw uv: one `uv pip compile` of the same packages for the same target, called as the
   embedded adviser calls it (the interpreter named); cold = empty cache;
 - embedded: thoth-bot's `LocalAdviser.advise` (rules, two resolutions: default then develop,
-  the pipenv lock rendered); cold = empty uv cache.
+  the pipenv lock rendered), wheels only, every request through its egress proxy; cold = empty
+  uv cache.
 
 Each figure is the median of `--runs` runs. Goal (issue #6): >= 5x faster than pipenv cold,
 >= 20x warm, within 1.3x of raw uv cold.
@@ -38,7 +39,8 @@ from fakes.index import PackageIndex
 from tools import tool_venv
 
 from bot.advisers.local import LocalAdviser
-from bot.advisers.local.resolve import uv_binary
+from bot.advisers.local.indexes import IndexPolicy
+from bot.advisers.local.uv_process import uv_binary
 from bot.config import load_settings
 from handlers.adviser import AdviseRequest
 
@@ -187,8 +189,12 @@ async def main() -> int:
             node_class=settings.node_classes[settings.default_node_class],
             python_version="3.11",
         )
-        adviser = LocalAdviser(rules=settings.hardware_rules)
-        os.environ["UV_CACHE_DIR"] = str(uv_cache)
+        # The bench's index listens on 127.0.0.1, which an operator must allow by name.
+        adviser = LocalAdviser(
+            rules=settings.hardware_rules,
+            indexes=IndexPolicy(allowed=("127.0.0.1",)),
+            cache_dir=uv_cache,
+        )
 
         async def advise() -> None:
             await adviser.advise(request)

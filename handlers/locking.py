@@ -15,7 +15,7 @@ from handlers.adviser import AdviseError, Adviser, AdviseRequest, Guidance
 from handlers.context import Policy
 from handlers.forge import FileContent
 from handlers.lockfile import VersionChange, parse_lock, render_lock, version_changes
-from handlers.pipfile import parse_pipfile
+from handlers.pipfile import parse_pipfile, with_python_version
 from handlers.problems import Problem
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment, load_repo_config
 from handlers.requirement_check import refused_requirements
@@ -40,7 +40,8 @@ class EnvironmentLock:
     changes: tuple[VersionChange, ...]
     guidance: tuple[Guidance, ...]  # ERROR first
     backend: str
-    changed: bool  # the lock differs from the one the branch holds
+    changed: bool  # the lock (or the Pipfile) differs from the one the branch holds
+    pipfile_text: str | None = None  # the Pipfile, where its [requires] had to change
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,11 @@ async def plan_locks(
     changed = {
         lock.environment.lock_path: FileContent(lock.lock_text) for lock in locks if lock.changed
     }
+    changed |= {
+        lock.environment.pipfile_path: FileContent(lock.pipfile_text)
+        for lock in locks
+        if lock.pipfile_text is not None
+    }
     written: tuple[str, ...] = ()
     left_alone: tuple[str, ...] = ()
     wants_hooks = config.hooks if hooks is None else hooks
@@ -178,9 +184,15 @@ async def _lock_environment(
     if refused:
         raise Problems(refused)
     node_class = environment.node_class
-    python_version = (
-        environment.python_version or pipfile.python_version or node_class.python_version
-    )
+    # The Python the image runs (SPEC §5.2): the lock is made for it, and the Pipfile's
+    # [requires] is made to say it, in the same commit.
+    python_version = environment.python_version or node_class.python_version
+    asked = pipfile.python_version
+    rewritten = asked is not None and asked != python_version
+    if rewritten:
+        pipfile = parse_pipfile(
+            environment.pipfile_path, with_python_version(pipfile.text, python_version)
+        )
     recommendation_type = environment.recommendation_type or recommendation_type
     existing_file = files.get(environment.lock_path)
     existing_text = existing_file.text if existing_file else ""
@@ -210,13 +222,21 @@ async def _lock_environment(
         ) from None
     rendered = render_lock(result.lock, pipfile)
     notes = []
-    if pipfile.python_version and pipfile.python_version != python_version:
+    if rewritten:
+        where = (
+            f"its .thoth.yaml entry says Python {python_version}"
+            if environment.python_version
+            else f"node class {node_class.name}'s image runs Python {python_version}"
+        )
         notes.append(
             Guidance(
                 "WARNING",
-                f"{environment.pipfile_path} requires Python {pipfile.python_version}, but runtime "
-                f"environment {environment.name!r} runs Python {python_version} "
-                f"(node class {node_class.name}); the lock is made for Python {python_version}.",
+                f"{environment.pipfile_path} asked for Python {asked}, but runtime environment "
+                f"{environment.name!r} runs Python {python_version} ({where}): the lock is made "
+                f"for Python {python_version}, and `[requires] python_version` is set to "
+                f'"{python_version}" in {environment.pipfile_path} with it, because '
+                "`pipenv install --deploy` and the .s2i assemble hook refuse a lock made for "
+                "another Python.",
             )
         )
     if rendered.hash_corrected:
@@ -241,7 +261,8 @@ async def _lock_environment(
         ),
         guidance=tuple(guidance),
         backend=result.backend or adviser.name,
-        changed=rendered.text != existing_text,
+        changed=rendered.text != existing_text or rewritten,
+        pipfile_text=pipfile.text if rewritten else None,
     )
 
 

@@ -153,6 +153,34 @@ def _python_version(requires: Mapping[str, Any]) -> str | None:
     return None
 
 
+_PYTHON_KEY = re.compile(r"""^\s*(?:requires\s*\.\s*)?(["']?)(python_(?:full_)?version)\1\s*=""")
+
+
+def with_python_version(text: str, version: str) -> str:
+    """The Pipfile `text` whose [requires] asks for Python `version`, every other line as it
+    was: `python_version` set, `python_full_version` (a patch release of another Python)
+    dropped. The text as it was when it declares no Python."""
+    lines = text.split("\n")
+    out: list[str] = []
+    table: list[str] | None = []
+    written = False
+    for line in lines:
+        header = Lines._HEADER.match(line)
+        if header:
+            table = _split_key(header["name"])
+        key = _PYTHON_KEY.match(line)
+        in_requires = table == ["requires"] or (table == [] and "requires" in line.split("=")[0])
+        if key and in_requires:
+            if written:
+                continue  # python_full_version beside python_version: one line says it now
+            prefix = line[: key.start(1)]  # indentation, and `requires.` in a dotted key
+            out.append(f'{prefix}python_version = "{version}"')
+            written = True
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 # ---- problems --------------------------------------------------------------------------
 
 

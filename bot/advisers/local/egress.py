@@ -12,8 +12,8 @@ for https, an absolute-form request for http) is allowed when:
   address (an IP literal or network in the allow-list) or trusts the host as configured.
 
 The proxy connects to the very address it checked (no second DNS lookup to rebind), and every
-redirect is a new connection, checked again. Plain-http requests are sent with
-`Connection: close`, so that one connection carries one request and each is checked.
+redirect to another host is a new connection, checked again. On a plain-http connection each
+request is read and checked: one for another destination (or session) ends the connection.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +167,7 @@ class EgressProxy:
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
         self._servers: list[asyncio.Server] = []
+        self._connections: set[asyncio.Task[None]] = set()
         self._directory: tempfile.TemporaryDirectory[str] | None = None
         self.port = 0
         self.socket_path = Path()  # the same proxy on a Unix socket (for the build sandbox)
@@ -187,6 +188,9 @@ class EgressProxy:
         for server in self._servers:
             server.close()
         self._servers = []
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
         if self._directory is not None:
             self._directory.cleanup()
             self._directory = None
@@ -204,6 +208,10 @@ class EgressProxy:
         return f"http://{session.token}:x@127.0.0.1:{self.port}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        task.add_done_callback(self._connections.discard)
         try:
             async with asyncio.timeout(_CONNECT_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -246,9 +254,10 @@ class EgressProxy:
         try:
             if method == "CONNECT":
                 writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                requests = _pipe(reader, up_writer)
             else:
-                up_writer.write(_origin_form(method, target, headers))
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+                requests = _requests(head, reader, up_writer, (host, port), session.token)
+            await asyncio.gather(requests, _pipe(up_reader, writer))
         finally:
             up_writer.close()
 
@@ -286,17 +295,61 @@ def _proxy_user(headers: list[str]) -> str | None:
     return None
 
 
-def _origin_form(method: str, target: str, headers: list[str]) -> bytes:
-    parts = urlsplit(target)
+async def _requests(
+    head: bytes,
+    reader: asyncio.StreamReader,
+    upstream: asyncio.StreamWriter,
+    destination: tuple[str, int],
+    token: str,
+) -> None:
+    """Plain-http requests of one client connection, in origin form, to the one destination
+    that was checked: a request for another host, or of another session, ends the connection
+    (the client opens a new one, checked anew). Keep-alive is kept: responses are piped as
+    they come."""
+    try:
+        while True:
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, _, rest = request_line.partition(" ")
+            target = rest.rpartition(" ")[0]
+            headers = [line for line in header_lines if line]
+            parts = urlsplit(target)
+            if (
+                parts.scheme != "http"
+                or ((parts.hostname or "").strip("[]"), parts.port or 80) != destination
+                or _proxy_user(headers) != token
+                or _header(headers, "transfer-encoding")
+            ):
+                break
+            upstream.write(_origin_form(method, parts, headers))
+            length = int(_header(headers, "content-length") or 0)
+            if length:
+                upstream.write(await reader.readexactly(length))
+            await upstream.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, OSError):
+        pass
+    finally:
+        if upstream.can_write_eof():
+            with contextlib.suppress(OSError):
+                upstream.write_eof()
+
+
+def _header(headers: list[str], wanted: str) -> str | None:
+    for line in headers:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == wanted:
+            return value.strip()
+    return None
+
+
+def _origin_form(method: str, parts: SplitResult, headers: list[str]) -> bytes:
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     kept = [
         line
         for line in headers
-        if line.partition(":")[0].strip().lower()
-        not in ("proxy-authorization", "proxy-connection", "connection", "keep-alive")
+        if line.partition(":")[0].strip().lower() not in ("proxy-authorization", "proxy-connection")
     ]
-    lines = [f"{method} {path} HTTP/1.1", *kept, "Connection: close", "", ""]
-    return "\r\n".join(lines).encode("latin-1")
+    return "\r\n".join([f"{method} {path} HTTP/1.1", *kept, "", ""]).encode("latin-1")
 
 
 def _answer(status: int, reason: str) -> bytes:
