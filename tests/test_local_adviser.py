@@ -18,7 +18,10 @@ from harness import LOCK_BRANCH, BotUnderTest, local_config, new_repo_name
 from tools import pipenv_verify
 
 from bot.advisers.local import LocalAdviser
+from bot.advisers.local.egress import Allowlist, EgressProxy
 from bot.advisers.local.indexes import IndexPolicy
+from bot.advisers.local.listing import Listings, every_hash
+from bot.advisers.local.resolve import Index
 from bot.advisers.local.rules import Rule
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Hardware, NodeClass
 from handlers.lockfile import encode_lock
@@ -120,6 +123,32 @@ async def test_two_node_classes_get_the_locks_their_platforms_allow(
     assert "aarch64" in arm.justification[0].message
     verified(tmp_path, "x86", text, x86)
     verified(tmp_path, "arm", text, arm)
+
+
+async def test_every_hash_comes_from_the_index_listing_json_or_html(index: PackageIndex) -> None:
+    """pipenv's lock lists every file of a version: read from the index's own page, PEP 691
+    JSON where it speaks it, else the HTML page; a page that cannot be read fails the advise
+    (retryable), never a lock missing hashes."""
+    proxy = await EgressProxy().start()
+    wanted = {"accel": ("accel", "1.0", Index(index.simple_url))}
+    try:
+        with proxy.session(Allowlist.of(["127.0.0.1"])) as session:
+            url = proxy.url(session)
+            from_html = await every_hash(wanted, proxy=url, listings=Listings())
+            index.json_pages = True
+            listings = Listings()
+            from_json = await every_hash(wanted, proxy=url, listings=listings)
+            index.failing_pages = 1
+            reused = await every_hash(wanted, proxy=url, listings=listings)  # max-age=600
+            with pytest.raises(AdviseError) as caught:
+                await every_hash(wanted, proxy=url, listings=Listings())
+    finally:
+        index.json_pages, index.failing_pages = False, 0
+        await proxy.close()
+    expected = tuple(sorted(index.hashes("accel", "1.0")))
+    assert from_html == from_json == reused == {"accel": expected}
+    assert len(expected) == 3  # py3-none-any, x86_64 and aarch64: every platform's
+    assert caught.value.retryable and "503" in str(caught.value)
 
 
 async def test_a_package_with_only_an_sdist_is_refused_without_running_its_build(

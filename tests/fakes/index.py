@@ -67,6 +67,8 @@ class PackageIndex(ThreadedServer):
         self.credentials = credentials  # (user, password) a private index requires
         self.redirect_to = redirect_to  # a base URL every project page redirects to
         self.delay = 0.0  # seconds each project page takes (to catch a resolver mid-run)
+        self.json_pages = False  # answer PEP 691 JSON to clients that ask for it
+        self.failing_pages = 0  # the next project pages answered 503
         self._lock = threading.Lock()
         app = web.Application(middlewares=[self._guard])
         self.reports: list[dict] = []  # what buildable sdists' backends saw (`_report`)
@@ -278,6 +280,24 @@ class PackageIndex(ThreadedServer):
         project = self.projects.get(name)
         if project is None:
             raise web.HTTPNotFound()
+        if self.failing_pages:
+            self.failing_pages -= 1
+            raise web.HTTPServiceUnavailable()
+        if self.json_pages and "application/vnd.pypi.simple.v1+json" in request.headers.get(
+            "Accept", ""
+        ):
+            files = [
+                {
+                    "filename": f.filename,
+                    "url": f"/files/{f.filename}",
+                    "hashes": {"sha256": f.sha256},
+                }
+                for f in project.files
+            ]
+            return web.json_response(
+                {"meta": {"api-version": "1.1"}, "name": name, "files": files},
+                content_type="application/vnd.pypi.simple.v1+json",
+            )
         links = []
         for f in project.files:
             attributes = f' data-core-metadata="sha256={hashlib.sha256(f.metadata).hexdigest()}"'

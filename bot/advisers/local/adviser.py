@@ -5,11 +5,11 @@ indexes; `[dev-packages]` then, constrained by what `[packages]` got, as pipenv 
 hardware rules that apply to the node class and the stack (`rules.py`) add constraints, take
 packages from an index of their own (a CUDA-specific one, say) and say why. A package comes
 from the Pipfile's first source, unless it names another (`index = "..."`), as with pipenv.
-Each lock entry carries the hash of every artifact of its version, as pipenv's do, the
-index it comes from, and the extras and markers the Pipfile gave it; `_meta` is what pipenv
-writes (`handlers/lockfile`). Guidance, in Thoth's `{type, message, link}` form, says what was
-resolved for which hardware, what the rules did, and which packages the s2i build will have
-to compile.
+Each lock entry carries the hash of every artifact of its version, as pipenv's do (read from
+the index's listing, `listing.py`), the index it comes from, and the extras and markers the
+Pipfile gave it; `_meta` is what pipenv writes (`handlers/lockfile`). Guidance, in Thoth's
+`{type, message, link}` form, says what was resolved for which hardware, what the rules did,
+and which packages the s2i build will have to compile.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import hashlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,27 +185,22 @@ async def _every_hash(
     resolver: Resolver, found: Mapping[str, Mapping[str, Pin]], target: Target
 ) -> dict[str, tuple[str, ...]]:
     """The hash of every artifact of each locked version, as pipenv lists them (wheels for all
-    platforms, and the sdist): one universal resolution of exactly the locked versions. Where
-    it cannot be had, a package keeps the hashes its node class needs."""
+    platforms, and the sdist), from each package's index listing. A package locked at two
+    versions (a category disagreeing with default) keeps its node class's hashes."""
     versions: dict[str, set[str]] = {}
     names: dict[str, str] = {}
     for pins in found.values():
         for key, pin in pins.items():
             versions.setdefault(key, set()).add(pin.version)
             names[key] = pin.name
-    exact = [f"{names[key]}=={next(iter(v))}" for key, v in sorted(versions.items()) if len(v) == 1]
-    if not exact:
-        return {}
-    try:
-        universal = await resolver(exact, replace(target, python_platform=None))
-    except AdviseError as error:
-        log.info("keeping the node class's hashes only: %s", error)
-        return {}
-    return {
-        key: pin.hashes
-        for key, pin in universal.items()
-        if key in versions and versions[key] == {pin.version}
+    wanted = {
+        key: (names[key], next(iter(found_versions)), target.pinned.get(key, 0))
+        for key, found_versions in sorted(versions.items())
+        if len(found_versions) == 1
     }
+    if not wanted:
+        return {}
+    return await resolver.hashes(wanted, target)
 
 
 def _pinned(

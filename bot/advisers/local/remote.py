@@ -111,13 +111,24 @@ class RemoteResolver:
     async def __call__(
         self, requirements: Sequence[str], target: Target, constraints: Sequence[str] = ()
     ) -> dict[str, Pin]:
+        answer = await self._ask(_request(requirements, target, constraints), target.limit)
+        return {key: Pin(**{**pin, **_tuples(pin)}) for key, pin in answer["pins"].items()}
+
+    async def hashes(
+        self, wanted: Mapping[str, tuple[str, str, int]], target: Target
+    ) -> dict[str, tuple[str, ...]]:
+        request = {**_request((), target, ()), "hashes": {k: list(v) for k, v in wanted.items()}}
+        answer = await self._ask(request, target.limit)
+        return {key: tuple(found) for key, found in answer["hashes"].items()}
+
+    async def _ask(self, request: dict[str, Any], limit: float) -> dict[str, Any]:
+        """Send `request` to the pool; its answer, once checked to be the answer to it."""
         pool = await self._connect()
-        request = _request(requirements, target, constraints)
         identifier = secrets.token_hex(16)
         job = await pool.enqueue_job(
             FUNCTION, {"id": identifier, **request}, _job_id=JOB_PREFIX + identifier
         )
-        wait = target.limit + WAIT_MARGIN
+        wait = limit + WAIT_MARGIN
         try:
             answer = await job.result(timeout=wait, poll_delay=0.2)
         except TimeoutError:
@@ -142,7 +153,7 @@ class RemoteResolver:
                 fix=error.get("fix"),
                 detail=error.get("detail"),
             )
-        return {key: Pin(**{**pin, **_tuples(pin)}) for key, pin in answer["pins"].items()}
+        return answer
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -171,6 +182,14 @@ class ResolutionService:
         answer: dict[str, Any] = {"id": identifier, "digest": _digest(request)}
         try:
             target = self._target(request)
+            if "hashes" in request:
+                wanted = {
+                    str(key): (str(name), str(version), int(position))
+                    for key, (name, version, position) in request["hashes"].items()
+                }
+                found = await self.resolver.hashes(wanted, target)
+                answer["hashes"] = {key: list(hashes) for key, hashes in found.items()}
+                return answer
             pins = await self.resolver(request["requirements"], target, request["constraints"])
         except AdviseError as error:
             answer["error"] = {

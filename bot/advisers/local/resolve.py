@@ -71,6 +71,12 @@ class Resolver(Protocol):
         self, requirements: Sequence[str], target: Target, constraints: Sequence[str] = ()
     ) -> dict[str, Pin]: ...
 
+    async def hashes(
+        self, wanted: Mapping[str, tuple[str, str, int]], target: Target
+    ) -> dict[str, tuple[str, ...]]:
+        """Every artifact's sha256 of {key: (name, version, index position)}."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -78,12 +84,37 @@ class LocalResolver:
     """Resolutions in this process's uv (`UvRunner`)."""
 
     def __init__(self, runner: UvRunner) -> None:
+        from bot.advisers.local.listing import Listings
+
         self.runner = runner
+        self.listings = Listings()  # the index pages read, while they may be reused
 
     async def __call__(
         self, requirements: Sequence[str], target: Target, constraints: Sequence[str] = ()
     ) -> dict[str, Pin]:
         return await resolve(self.runner, requirements, target, constraints=constraints)
+
+    async def hashes(
+        self, wanted: Mapping[str, tuple[str, str, int]], target: Target
+    ) -> dict[str, tuple[str, ...]]:
+        """From the indexes' listings, through the egress proxy (`listing.py`)."""
+        from bot.advisers.local.listing import every_hash
+
+        proxy = await self.runner.proxy.start()
+        with proxy.session(target.allowlist) as session:
+            try:
+                return await every_hash(
+                    {
+                        key: (name, version, target.indexes[position])
+                        for key, (name, version, position) in wanted.items()
+                    },
+                    proxy=proxy.url(session),
+                    listings=self.listings,
+                )
+            except AdviseError as error:
+                if session.refused:
+                    raise _failure(Outcome(1, "", tuple(session.refused)), target) from None
+                raise error
 
     async def close(self) -> None:
         await self.runner.close()

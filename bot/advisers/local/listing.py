@@ -1,0 +1,188 @@
+"""Every artifact's hash of a locked version, from its index's own listing (as pipenv reads it).
+
+pipenv's lock lists, for each package, the sha256 of every file of its version: the wheels of
+every platform and the sdist, so that the same lock installs on a developer's laptop too. They
+come from the index's project page, PEP 691 JSON where the index speaks it, else the PEP 503
+HTML page, read through the egress proxy like every other request of a resolution (the
+allow-list, after DNS, on redirects) with the index's own credentials. A listing that cannot
+be read fails the advise (another try may do): never a lock with some of the hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import html.parser
+import time
+from collections.abc import Iterable, Mapping
+from urllib.parse import urldefrag
+
+import aiohttp
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from bot.advisers.local.resolve import Index
+from handlers.adviser import AdviseError
+
+ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+LISTING_LIMIT = 32 * 1024 * 1024  # bytes of one project page (PyPI's largest are a few MB)
+TIMEOUT = aiohttp.ClientTimeout(total=120, connect=30)
+
+
+async def every_hash(
+    wanted: Mapping[str, tuple[str, str, Index]], *, proxy: str, listings: Listings
+) -> dict[str, tuple[str, ...]]:
+    """{canonical name: ("sha256:...", ...)} for {canonical name: (name, version, index)},
+    reusing the pages `listings` holds."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
+        found = await asyncio.gather(
+            *(
+                _hashes(session, proxy, listings, name, version, index)
+                for name, version, index in wanted.values()
+            )
+        )
+    return dict(zip(wanted, found, strict=True))
+
+
+class Listings:
+    """Project pages already read, reused for as long as the index said they may be
+    (`Cache-Control: max-age`, at most MAX_AGE), as uv reuses them: a warm advise reads none.
+    Keyed by URL and by who asked (the credentials' user), at most `size` of them."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._pages: dict[tuple[str, str], tuple[float, list[tuple[str, str]]]] = {}
+
+    def get(self, key: tuple[str, str]) -> list[tuple[str, str]] | None:
+        found = self._pages.get(key)
+        if found is None or found[0] < time.monotonic():
+            self._pages.pop(key, None)
+            return None
+        return found[1]
+
+    def put(self, key: tuple[str, str], files: list[tuple[str, str]], control: str) -> None:
+        directives = {part.strip().split("=")[0].lower(): part for part in control.split(",")}
+        if "no-store" in directives or "no-cache" in directives or "private" in directives:
+            return
+        age = DEFAULT_AGE
+        if "max-age" in directives:
+            with contextlib.suppress(ValueError):
+                age = int(directives["max-age"].split("=", 1)[1])
+        if age <= 0:
+            return
+        if len(self._pages) >= self.size:
+            self._pages.pop(next(iter(self._pages)))
+        self._pages[key] = (time.monotonic() + min(age, MAX_AGE), files)
+
+
+MAX_AGE = 600.0  # seconds a project page is reused at most (PyPI's own max-age)
+DEFAULT_AGE = 60.0  # where the index says nothing
+
+
+async def _hashes(
+    session: aiohttp.ClientSession,
+    proxy: str,
+    listings: Listings,
+    name: str,
+    version: str,
+    index: Index,
+) -> tuple[str, ...]:
+    url = index.url.rstrip("/") + f"/{canonicalize_name(name)}/"
+    key = (url, index.credentials.username if index.credentials else "")
+    files = listings.get(key)
+    if files is None:
+        control, files = await _read(session, proxy, url, name, index)
+        listings.put(key, files, control)
+    hashes = sorted(
+        f"sha256:{digest}" for filename, digest in files if _of(filename, name, version)
+    )
+    if not hashes:
+        raise AdviseError(
+            f"the index listing of {name} gives no sha256 for version {version}",
+            retryable=True,
+        )
+    return tuple(hashes)
+
+
+async def _read(
+    session: aiohttp.ClientSession, proxy: str, url: str, name: str, index: Index
+) -> tuple[str, list[tuple[str, str]]]:
+    """(its Cache-Control, the (filename, sha256) of its files) of one project page."""
+    headers = {"Accept": ACCEPT}
+    if index.credentials is not None:  # for this index only: its redirects are not followed
+        pair = f"{index.credentials.username}:{index.credentials.password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    try:
+        async with session.get(
+            url, headers=headers, proxy=proxy, allow_redirects=index.credentials is None
+        ) as response:
+            if response.status != 200:
+                raise AdviseError(
+                    f"the index listing of {name} answered {response.status}",
+                    retryable=response.status >= 500 or response.status == 429,
+                )
+            body = await response.content.read(LISTING_LIMIT + 1)
+            kind = response.headers.get("Content-Type", "")
+            control = response.headers.get("Cache-Control", "")
+    except (aiohttp.ClientError, TimeoutError) as error:
+        raise AdviseError(
+            f"the index listing of {name} could not be read ({error.__class__.__name__}), so "
+            "the lock would miss hashes",
+            retryable=True,
+        ) from None
+    if len(body) > LISTING_LIMIT:
+        raise AdviseError(f"the index listing of {name} is over {LISTING_LIMIT} bytes")
+    if "json" in kind:
+        return control, list(_json_files(body))
+    return control, _html_files(body.decode(errors="replace"))
+
+
+def _json_files(body: bytes) -> Iterable[tuple[str, str]]:
+    import json
+
+    data = json.loads(body)
+    for entry in data.get("files", []):
+        digest = (entry.get("hashes") or {}).get("sha256")
+        if digest and entry.get("filename"):
+            yield str(entry["filename"]), str(digest)
+
+
+class _Anchors(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href") if tag == "a" else None
+        if not href:
+            return
+        link, fragment = urldefrag(href)
+        if fragment.startswith("sha256="):
+            self.files.append((link.rsplit("/", 1)[-1], fragment.removeprefix("sha256=")))
+
+
+def _html_files(text: str) -> list[tuple[str, str]]:
+    anchors = _Anchors()
+    anchors.feed(text)
+    return anchors.files
+
+
+def _of(filename: str, name: str, version: str) -> bool:
+    """Whether `filename` is a wheel or sdist of `name` at `version`."""
+    try:
+        if filename.endswith(".whl"):
+            found_name, found_version, _, _ = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            found_name, found_version = parse_sdist_filename(filename)
+        else:
+            return False
+        return found_name == canonicalize_name(name) and found_version == Version(version)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return False
