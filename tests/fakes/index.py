@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.parser
+import functools
 import hashlib
 import html
 import io
@@ -35,8 +36,8 @@ class Distribution:
     metadata: bytes  # the core metadata (METADATA / PKG-INFO)
     requires_python: str | None = None
 
-    @property
-    def sha256(self) -> str:
+    @functools.cached_property
+    def sha256(self) -> str:  # once: a page lists it on every request, as a real index would
         return hashlib.sha256(self.data).hexdigest()
 
 

@@ -268,13 +268,17 @@ class EgressProxy:
         if not allowlist.allows_host(host, port):
             session.refused.append(Refusal(host, port, None))
             return None
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as error:
-            log.debug("egress proxy cannot resolve %s: %s", host, error)
-            return None
-        addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+        literal = _literal(host)
+        if literal is not None:  # an address already: nothing to resolve
+            addresses: list[Address] = [literal.network_address]
+        else:
+            loop = asyncio.get_running_loop()
+            try:
+                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except socket.gaierror as error:
+                log.debug("egress proxy cannot resolve %s: %s", host, error)
+                return None
+            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
         allowed = [address for address in addresses if allowlist.allows_address(host, address)]
         if not allowed:
             session.refused.append(Refusal(host, port, str(addresses[0]) if addresses else None))
