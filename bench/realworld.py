@@ -84,7 +84,12 @@ async def main() -> None:
         )
         start = time.monotonic()
         try:
-            result = await adviser.advise(request)
+            try:
+                result = await adviser.advise(request)
+            except AdviseError as error:  # the bot's job would come back once more
+                if not error.retryable:
+                    raise
+                result = await adviser.advise(request)
             outcome = f"locked ({sum(len(s) for k, s in result.lock.items() if k != '_meta')} pins)"
             outcomes["locked"] += 1
         except AdviseError as error:

@@ -246,7 +246,12 @@ class EgressProxy:
                 return
             host, port = parts.hostname, parts.port or 80
         host = host.strip("[]")
-        upstream = await self._connect(session, host, port)
+        try:
+            upstream = await self._connect(session, host, port)
+        except (OSError, TimeoutError) as error:  # not resolved, or not reached: try again
+            log.debug("egress proxy cannot reach %s:%s: %s", host, port, error)
+            writer.write(_answer(502, "the index could not be reached"))
+            return
         if upstream is None:
             writer.write(_answer(403, "refused by thoth-bot's index allow-list"))
             return
@@ -273,11 +278,7 @@ class EgressProxy:
             addresses: list[Address] = [literal.network_address]
         else:
             loop = asyncio.get_running_loop()
-            try:
-                infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except socket.gaierror as error:
-                log.debug("egress proxy cannot resolve %s: %s", host, error)
-                return None
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
             addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
         allowed = [address for address in addresses if allowlist.allows_address(host, address)]
         if not allowed:

@@ -128,7 +128,11 @@ async def _read(
                     f"the index listing of {name} answered {response.status}",
                     retryable=response.status >= 500 or response.status == 429,
                 )
-            body = await response.content.read(LISTING_LIMIT + 1)
+            body = b""
+            async for chunk in response.content.iter_chunked(1 << 16):
+                body += chunk
+                if len(body) > LISTING_LIMIT:
+                    break
             kind = response.headers.get("Content-Type", "")
             control = response.headers.get("Cache-Control", "")
     except (aiohttp.ClientError, TimeoutError) as error:
@@ -140,7 +144,10 @@ async def _read(
     if len(body) > LISTING_LIMIT:
         raise AdviseError(f"the index listing of {name} is over {LISTING_LIMIT} bytes")
     if "json" in kind:
-        return control, list(_json_files(body))
+        try:
+            return control, list(_json_files(body))
+        except (ValueError, TypeError, AttributeError):
+            raise AdviseError(f"the index listing of {name} is not PEP 691 JSON") from None
     return control, _html_files(body.decode(errors="replace"))
 
 
