@@ -111,12 +111,14 @@ class AdviseError(Exception):
         analysis_id: str | None = None,
         fix: str | None = None,
         detail: str | None = None,
+        packages: tuple[str, ...] = (),
     ):
         super().__init__(message)
         self.retryable = retryable
         self.analysis_id = analysis_id
         self.fix = fix  # the one thing to do about it, when the adviser knows
         self.detail = detail  # an excerpt of a tool's own words, quoted as they are
+        self.packages = packages  # the packages it is about, where it names some
 
 
 class Adviser(Protocol):

@@ -64,6 +64,10 @@ def index() -> Iterator[PackageIndex]:
     packages.add_sdist("slowpkg", "1.0", requires=["purelib"])
     packages.add_wheel("needs-old", "1.0", requires=["purelib<1"])
     packages.add_wheel("devtool", "1.0", requires=["purelib"])
+    # Built for older Pythons only, up to 2.0 (as TensorFlow 2.1 was).
+    packages.add_wheel("oldframe", "1.0", tag="cp37-cp37m-manylinux_2_17_x86_64")
+    packages.add_wheel("oldframe", "2.0", tag="cp311-cp311-manylinux_2_17_x86_64")
+    packages.add_wheel("oldframe", "3.0", tag="cp311-cp311-manylinux_2_17_x86_64")
     yield packages
     packages.stop()
 
@@ -149,6 +153,22 @@ async def test_every_hash_comes_from_the_index_listing_json_or_html(index: Packa
     assert from_html == from_json == reused == {"accel": expected}
     assert len(expected) == 3  # py3-none-any, x86_64 and aarch64: every platform's
     assert caught.value.retryable and "503" in str(caught.value)
+
+
+async def test_a_version_built_for_other_pythons_names_the_oldest_one_built_for_this_one(
+    index: PackageIndex,
+) -> None:
+    with pytest.raises(AdviseError) as caught:
+        await advise(pipfile(index, 'oldframe = "==1.0"'))
+    assert str(caught.value) == (
+        "oldframe 1.0 has no build for Python 3.11 on x86_64-manylinux_2_34: its wheels are for "
+        "other Pythons or platforms"
+    )
+    assert caught.value.fix == (
+        "Require oldframe>=2.0 (the oldest release with a wheel for Python 3.11 on "
+        "x86_64-manylinux_2_34), or another version built for it."
+    )
+    assert not caught.value.retryable
 
 
 async def test_a_package_with_only_an_sdist_is_refused_without_running_its_build(

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urldefrag
 
 import aiohttp
+from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -193,3 +194,53 @@ def _of(filename: str, name: str, version: str) -> bool:
         return found_name == canonicalize_name(name) and found_version == Version(version)
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
         return False
+
+
+def supported_tags(python_version: str, python_platform: str | None) -> frozenset[Tag]:
+    """The wheel tags a node class installs: CPython `python_version` on uv's platform
+    (`x86_64-manylinux_2_34`: every manylinux up to glibc 2.34, and the legacy aliases)."""
+    major, minor = (int(part) for part in python_version.split(".")[:2])
+    platforms: list[str] = []
+    if python_platform:
+        arch, _, system = python_platform.partition("-")
+        level = system.removeprefix("manylinux_")
+        glibc = int(level.split("_")[1]) if level.count("_") == 1 else 17
+        platforms = [f"manylinux_2_{minor_glibc}_{arch}" for minor_glibc in range(glibc, 4, -1)]
+        aliases = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+        platforms += [f"{alias}_{arch}" for m, alias in aliases.items() if m <= glibc]
+    found = list(cpython_tags(python_version=(major, minor), platforms=platforms or None))
+    found += compatible_tags(
+        python_version=(major, minor), interpreter=f"cp{major}{minor}", platforms=platforms or None
+    )
+    return frozenset(found)
+
+
+async def oldest_with_wheel(
+    name: str,
+    index: Index,
+    *,
+    proxy: str,
+    listings: Listings,
+    python_version: str,
+    python_platform: str | None,
+) -> str | None:
+    """The oldest final release of `name` with a wheel the node class installs, or None."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
+        url = index.url.rstrip("/") + f"/{canonicalize_name(name)}/"
+        key = (url, index.credentials.username if index.credentials else "")
+        files = listings.get(key)
+        if files is None:
+            control, files = await _read(session, proxy, url, name, index)
+            listings.put(key, files, control)
+    supported = supported_tags(python_version, python_platform)
+    versions = []
+    for filename, _ in files:
+        if not filename.endswith(".whl"):
+            continue
+        try:
+            _, version, _, wheel_tags = parse_wheel_filename(filename)
+        except (InvalidWheelFilename, InvalidVersion):
+            continue
+        if not version.is_prerelease and wheel_tags & supported:
+            versions.append(version)
+    return str(min(versions)) if versions else None

@@ -39,6 +39,12 @@ _NO_WHEEL = re.compile(
     r"(?:Because |and |, )(?:all versions of )?([A-Za-z0-9][A-Za-z0-9._-]*)"
     r"(==\S+|[<>=!~]\S*)? (?:has|have) no usable wheels"
 )
+# "Because tensorflow==2.1.0 has no wheels with a matching Python ABI tag (e.g., `cp311`)"
+_NO_TAG = re.compile(
+    r"(?:Because |and |, )(?:all versions of )?([A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"(==\S+|[<>=!~]\S*)? (?:has|have) no wheels with a matching "
+    r"(Python ABI|Python implementation|Python version|platform) tag"
+)
 # uv draws a tree before its messages (a multiplication sign, box-drawing corners, an arrow).
 _DECORATION = re.compile("^[\\s\u00d7\u2570\u2500\u25b6\u2502]+")
 EXCERPT = 1500  # characters of uv's own words quoted to people
@@ -92,7 +98,48 @@ class LocalResolver:
     async def __call__(
         self, requirements: Sequence[str], target: Target, constraints: Sequence[str] = ()
     ) -> dict[str, Pin]:
-        return await resolve(self.runner, requirements, target, constraints=constraints)
+        try:
+            return await resolve(self.runner, requirements, target, constraints=constraints)
+        except AdviseError as error:
+            if not error.packages:
+                raise
+            raise await self._with_oldest(error, target) from None
+
+    async def _with_oldest(self, error: AdviseError, target: Target) -> AdviseError:
+        """`error`, its fix naming the oldest release of each package that has a wheel for
+        the target (read from the index listings), where there is one."""
+        from bot.advisers.local.listing import oldest_with_wheel
+
+        proxy = await self.runner.proxy.start()
+        found = []
+        with proxy.session(target.allowlist) as session:
+            for name in error.packages:
+                index = target.indexes[target.pinned.get(canonicalize_name(name), 0)]
+                try:
+                    oldest = await oldest_with_wheel(
+                        name,
+                        index,
+                        proxy=proxy.url(session),
+                        listings=self.listings,
+                        python_version=target.python_version,
+                        python_platform=target.python_platform,
+                    )
+                except AdviseError:
+                    oldest = None
+                if oldest is not None:
+                    found.append(f"{name}>={oldest}")
+        if not found:
+            return error
+        where = f"Python {target.python_version}"
+        if target.python_platform:
+            where += f" on {target.python_platform}"
+        return AdviseError(
+            str(error),
+            fix=f"Require {', '.join(found)} (the oldest release with a wheel for {where}), or "
+            "another version built for it.",
+            detail=error.detail,
+            packages=error.packages,
+        )
 
     async def hashes(
         self, wanted: Mapping[str, tuple[str, str, int]], target: Target
@@ -286,6 +333,22 @@ def _failure(outcome: Outcome, target: Target, *, built: bool = False) -> Advise
             fix="Require a version that publishes a wheel for this Python and platform, or ask "
             "the bot's operator to allow builds in its sandbox (`adviser.builds: isolated`).",
             detail=excerpt(text),
+            packages=tuple(found[1] for found in _NO_WHEEL.finditer(text)),
+        )
+    mismatched = sorted(
+        {found[1] + (found[2] or "").replace("==", " ", 1) for found in _NO_TAG.finditer(text)}
+    )
+    if mismatched:
+        where = f"Python {target.python_version}"
+        if target.python_platform:
+            where += f" on {target.python_platform}"
+        return AdviseError(
+            f"{', '.join(mismatched)} {'has' if len(mismatched) == 1 else 'have'} no build for "
+            f"{where}: {'its' if len(mismatched) == 1 else 'their'} wheels are for other "
+            "Pythons or platforms",
+            fix="Require a version built for this Python and platform.",
+            detail=excerpt(text),
+            packages=tuple(found[1] for found in _NO_TAG.finditer(text)),
         )
     if _TRANSIENT.search(message):
         return AdviseError(
