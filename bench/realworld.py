@@ -48,8 +48,13 @@ def non_public_addresses(hosts: list[str]) -> list[str]:
 
 def why(error: AdviseError) -> str:
     text = str(error)
+    oldest = ""
+    if error.fix and error.fix.startswith("Require ") and ">=" in error.fix:
+        oldest = " (" + error.fix.split(" (", 1)[0].removeprefix("Require ") + ")"
     if "no wheel" in text:
-        return "needs a build: " + text.split(" has no wheel", 1)[0].split(" have no wheel")[0]
+        return "needs a build: " + text.split(" ha", 1)[0] + oldest
+    if "no build for" in text:
+        return "no build for this Python: " + text.split(" ha", 1)[0] + oldest
     if "cannot be resolved" in text:
         return "no solution for Python and platform"
     return text[:80]
@@ -94,7 +99,9 @@ async def main() -> None:
             outcomes["locked"] += 1
         except AdviseError as error:
             outcome = why(error)
-            outcomes["needs a build" if outcome.startswith("needs a build") else "other"] += 1
+            kind = outcome.split(":", 1)[0]
+            known = kind in ("needs a build", "no build for this Python")
+            outcomes[kind if known else "other"] += 1
         seconds = time.monotonic() - start
         print(f"{entry['repo']:45} {entry['kind']:12} {seconds:7.1f}  {outcome}")
     await adviser.close()
@@ -103,6 +110,7 @@ async def main() -> None:
         f"\n{outcomes['locked']} of {total} lock with builds off "
         f"({100 * outcomes['locked'] / total:.0f}%) for {node_class.name} "
         f"(Python {node_class.python_version}); {outcomes['needs a build']} need a build, "
+        f"{outcomes['no build for this Python']} pin a release with no build for this Python, "
         f"{outcomes['other']} fail otherwise."
     )
 
