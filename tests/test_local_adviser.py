@@ -68,6 +68,8 @@ def index() -> Iterator[PackageIndex]:
     packages.add_wheel("oldframe", "1.0", tag="cp37-cp37m-manylinux_2_17_x86_64")
     packages.add_wheel("oldframe", "2.0", tag="cp311-cp311-manylinux_2_17_x86_64")
     packages.add_wheel("oldframe", "3.0", tag="cp311-cp311-manylinux_2_17_x86_64")
+    packages.add_wheel("nextgen", "1.0")
+    packages.add_wheel("nextgen", "2.0rc1")
     yield packages
     packages.stop()
 
@@ -264,7 +266,16 @@ async def test_a_conflict_is_a_clear_error_naming_the_packages(index: PackageInd
     assert message.startswith("the Pipfile's packages cannot be resolved")
     detail = caught.value.detail or ""  # uv's own words, quoted in a code block
     assert "needs-old" in detail and "purelib" in detail
+    assert "thoth-bot-lock-target" not in detail and "the Pipfile" in detail  # not our internals
     assert not caught.value.retryable
+
+
+async def test_pre_releases_only_where_the_pipfile_allows_them(index: PackageIndex) -> None:
+    text = pipfile(index, 'nextgen = "*"')
+    allowing = text + "\n[pipenv]\nallow_prereleases = true\n"
+
+    assert (await advise(text)).lock["default"]["nextgen"]["version"] == "==1.0"
+    assert (await advise(allowing)).lock["default"]["nextgen"]["version"] == "==2.0rc1"
 
 
 async def test_requirements_it_cannot_lock_are_refused_with_the_fix(index: PackageIndex) -> None:

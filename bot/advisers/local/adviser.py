@@ -105,6 +105,7 @@ class LocalAdviser:
             allowlist=allowlist,
             pinned={package: positions[index] for package, index in pinned.items()},
             limit=self.limit,
+            prereleases=bool(pipfile.data.get("pipenv", {}).get("allow_prereleases")),
         )
         found = await _resolve_all(self.resolver, wanted, prescription.constraints, target)
         hashes = await _every_hash(self.resolver, found, target)

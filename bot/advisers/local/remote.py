@@ -80,6 +80,7 @@ def _request(requirements: Sequence[str], target: Target, constraints: Sequence[
         "indexes": [index.url for index in target.indexes],
         "pinned": dict(target.pinned),
         "limit": target.limit,
+        "prereleases": target.prereleases,
     }
 
 
@@ -229,6 +230,7 @@ class ResolutionService:
             allowlist=self.policy.allowlist(trusted=trusted),
             pinned={str(k): int(v) for k, v in request["pinned"].items()},
             limit=float(request["limit"]),
+            prereleases=bool(request.get("prereleases")),
         )
 
 

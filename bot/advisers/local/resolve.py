@@ -68,6 +68,7 @@ class Target:
     allowlist: Allowlist
     pinned: Mapping[str, int]  # canonical package -> the position of the only index it uses
     limit: float = 600.0
+    prereleases: bool = False  # the Pipfile's `[pipenv] allow_prereleases`
 
 
 class Resolver(Protocol):
@@ -217,6 +218,8 @@ async def resolve(
             "--color",
             "never",
             "--quiet",
+            "--prerelease",
+            "allow" if target.prereleases else "if-necessary-or-explicit",
             "--default-index",
             f"i0={target.indexes[0].url}",  # named: its credentials are UV_INDEX_I0_*
         ]
@@ -368,9 +371,10 @@ def _needs_build(outcome: Outcome) -> bool:
 
 
 def _plain(message: str) -> str:
-    """uv's own words, without its decorations."""
+    """uv's own words, without its decorations, the stand-in project called what it is."""
     lines = [_DECORATION.sub("", line).rstrip() for line in message.splitlines()]
-    return "\n".join(line for line in lines if line)
+    text = "\n".join(line for line in lines if line)
+    return re.sub(rf"\b{re.escape(PROJECT)}(==0)?\b", "the Pipfile", text)
 
 
 def excerpt(text: str, limit: int = EXCERPT) -> str:
