@@ -209,3 +209,29 @@ async def test_changed_rules_do_not_get_answers_cached_under_the_old_ones(
 
     assert before.lock["default"]["tensorflow"]["version"] == "==2.16.1"
     assert after.lock["default"]["tensorflow"]["version"] == "==2.16.1+avx2"
+
+
+@pytest.fixture(scope="module")
+def numpy_abi() -> Iterator[PackageIndex]:
+    """TensorFlow 2.14.0 (built against NumPy 1, its metadata says only numpy>=1.23.5), 2.18.0
+    (built against NumPy 2), and both NumPys."""
+    index = PackageIndex().start()
+    for version in ("1.26.4", "2.1.0"):
+        index.add_wheel("numpy", version, tag=X86)
+    index.add_wheel("tensorflow", "2.14.0", tag=X86, requires=["numpy>=1.23.5"])
+    index.add_wheel("tensorflow", "2.18.0", tag=X86, requires=["numpy>=1.26.0"])
+    yield index
+    index.stop()
+
+
+async def test_a_framework_built_against_numpy_1_gets_numpy_1(numpy_abi: PackageIndex) -> None:
+    old = await advise(pipfile(numpy_abi, 'tensorflow = "==2.14.0"'), AVX512)
+    new = await advise(pipfile(numpy_abi, 'tensorflow = "*"'), AVX512)
+
+    assert old.lock["default"]["numpy"]["version"] == "==1.26.4"
+    assert any(m.startswith("TensorFlow before 2.18 was built against NumPy 1") for m in
+               messages(old, "INFO"))  # fmt: skip
+    assert "tensorflow-numpy-1-abi" in old.extra["rules"]
+    assert new.lock["default"]["tensorflow"]["version"] == "==2.18.0"
+    assert new.lock["default"]["numpy"]["version"] == "==2.1.0"  # nothing held back
+    assert not any("NumPy 1" in m for m in messages(new, "INFO"))

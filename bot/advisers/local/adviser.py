@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
 from bot.advisers.local.indexes import IndexPolicy, rule_index, source_index, split_credentials
@@ -108,6 +109,16 @@ class LocalAdviser:
             prereleases=bool(pipfile.data.get("pipenv", {}).get("allow_prereleases")),
         )
         found = await _resolve_all(self.resolver, wanted, prescription.constraints, target)
+        # Builds that do not work together (a framework built against NumPy 1 with NumPy 2):
+        # the rules on what was resolved, and once more with their constraints if it breaks one.
+        resolved = {key: pin.version for pins in found.values() for key, pin in pins.items()}
+        together = prescribe(
+            self.rules, node_class, python, [r.name for r in everything], resolved=resolved
+        )
+        if _breaks(together.constraints, resolved):
+            constraints = (*prescription.constraints, *together.constraints)
+            found = await _resolve_all(self.resolver, wanted, constraints, target)
+            prescription = _joined(prescription, together)
         hashes = await _every_hash(self.resolver, found, target)
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
@@ -290,6 +301,25 @@ def _compiled_from_source(pins: Mapping[str, Pin], where: str) -> list[Guidance]
         for pin in sorted(pins.values(), key=lambda pin: canonicalize_name(pin.name))
         if not pin.wheels
     ]
+
+
+def _breaks(constraints: Sequence[str], resolved: Mapping[str, str]) -> bool:
+    """Whether a version `resolved` lies outside one of `constraints` ("numpy<2")."""
+    for line in constraints:
+        requirement = PackagingRequirement(line)
+        version = resolved.get(canonicalize_name(requirement.name))
+        if version is not None and not requirement.specifier.contains(version, prereleases=True):
+            return True
+    return False
+
+
+def _joined(first: Prescription, then: Prescription) -> Prescription:
+    return Prescription(
+        first.constraints + then.constraints,
+        first.indexes,
+        first.guidance + then.guidance,
+        first.applied + then.applied,
+    )
 
 
 def _stack_info(

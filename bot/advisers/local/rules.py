@@ -44,6 +44,7 @@ RULE_SCHEMA: dict[str, Any] = {
                 "cudnn": {"type": "string"},
                 "python": {"type": "string"},
                 "platform": {"type": "array", "items": {"type": "string"}},
+                "resolved": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
         "constrain": {"type": "object", "additionalProperties": {"type": "string"}},
@@ -90,8 +91,23 @@ class Rule:
     index: Index | None = None
     guidance: Guidance | None = None
 
-    def applies(self, node_class: NodeClass, python_version: str, packages: set[str]) -> bool:
+    def applies(
+        self,
+        node_class: NodeClass,
+        python_version: str,
+        packages: set[str],
+        resolved: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Whether the rule holds for the stack; a rule on what was resolved (`when.resolved`,
+        {package: specifier}, any of them) holds only given the versions `resolved`."""
         when, hardware = self.when, node_class.hardware
+        if "resolved" in when:
+            if resolved is None or not any(
+                canonicalize_name(name) in resolved
+                and _version_in(resolved[canonicalize_name(name)], condition)
+                for name, condition in when["resolved"].items()
+            ):
+                return False
         flags = {flag.lower() for flag in hardware.cpu_flags}
         checks = [
             not when.get("packages")
@@ -156,15 +172,23 @@ class Prescription:
 
 
 def prescribe(
-    rules: Iterable[Rule], node_class: NodeClass, python_version: str, packages: Iterable[str]
+    rules: Iterable[Rule],
+    node_class: NodeClass,
+    python_version: str,
+    packages: Iterable[str],
+    resolved: Mapping[str, str] | None = None,
 ) -> Prescription:
+    """What the rules that hold ask for: before resolving (`resolved` None), the rules on the
+    stack and the hardware; after, given the versions `resolved` ({name: version}), the rules
+    on what was resolved (builds that do not work together)."""
     names = {canonicalize_name(name) for name in packages}
+    rules = [rule for rule in rules if ("resolved" in rule.when) == (resolved is not None)]
     constraints: list[str] = []
     indexes: list[Index] = []
     guidance: list[Guidance] = []
     applied: list[str] = []
     for rule in rules:
-        if not rule.applies(node_class, python_version, names):
+        if not rule.applies(node_class, python_version, names, resolved):
             continue
         applied.append(rule.id)
         constraints += [f"{name}{spec}" for name, spec in rule.constrain.items()]
