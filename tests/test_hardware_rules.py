@@ -235,3 +235,46 @@ async def test_a_framework_built_against_numpy_1_gets_numpy_1(numpy_abi: Package
     assert new.lock["default"]["tensorflow"]["version"] == "==2.18.0"
     assert new.lock["default"]["numpy"]["version"] == "==2.1.0"  # nothing held back
     assert not any("NumPy 1" in m for m in messages(new, "INFO"))
+
+
+@pytest.fixture(scope="module")
+def and_cuda() -> Iterator[PackageIndex]:
+    """TensorFlow 2.11.0 (built for CUDA 11.2) and 2.15.0, whose `and-cuda` extra brings the
+    CUDA libraries as nvidia-* wheels."""
+    index = PackageIndex().start()
+    index.add_wheel("numpy", "1.26.4", tag=X86)
+    index.add_wheel("nvidia-cudnn-cu12", "8.9.4.25", tag="py3-none-manylinux1_x86_64")
+    index.add_wheel("tensorflow", "2.11.0", tag=X86, requires=["numpy"])
+    index.add_wheel(
+        "tensorflow",
+        "2.15.0",
+        tag=X86,
+        requires=["numpy", 'nvidia-cudnn-cu12==8.9.4.25; extra == "and-cuda"'],
+    )
+    yield index
+    index.stop()
+
+
+async def test_a_gpu_lock_carries_the_cuda_libraries_its_tensorflow_needs(
+    and_cuda: PackageIndex,
+) -> None:
+    gpu = await advise(pipfile(and_cuda, 'tensorflow = "*"'), A100)
+    cpu = await advise(pipfile(and_cuda, 'tensorflow = "*"'), AVX512)
+
+    assert gpu.lock["default"]["tensorflow"]["version"] == "==2.15.0"
+    assert gpu.lock["default"]["tensorflow"]["extras"] == ["and-cuda"]
+    assert gpu.lock["default"]["nvidia-cudnn-cu12"]["version"] == "==8.9.4.25"
+    assert any("locked with its `and-cuda` extra" in m for m in messages(gpu, "INFO"))
+    assert "nvidia-cudnn-cu12" not in cpu.lock["default"]
+    assert "extras" not in cpu.lock["default"]["tensorflow"]
+
+
+async def test_a_tensorflow_built_for_an_older_cuda_is_a_warning_saying_what_would_work(
+    and_cuda: PackageIndex,
+) -> None:
+    result = await advise(pipfile(and_cuda, 'tensorflow = "==2.11.0"'), A100)
+
+    [warning] = [m for m in messages(result, "WARNING") if "older CUDA" in m]
+    assert "gpu-a100 has (CUDA 12.2): it will not use the NVIDIA A100-SXM4-40GB" in warning
+    assert "require tensorflow>=2.14 to use the GPU" in warning
+    assert "nvidia-cudnn-cu12" not in result.lock["default"]

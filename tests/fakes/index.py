@@ -17,6 +17,7 @@ import hashlib
 import html
 import io
 import json
+import re
 import tarfile
 import threading
 import zipfile
@@ -52,6 +53,8 @@ def _metadata(
     lines = [f"Metadata-Version: {spec}", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
+    extras = sorted(set(re.findall(r"""extra\s*==\s*['"]([^'"]+)['"]""", " ".join(requires))))
+    lines += [f"Provides-Extra: {extra}" for extra in extras]
     lines += [f"Requires-Dist: {requirement}" for requirement in requires]
     return "\n".join(lines) + "\n"
 

@@ -27,7 +27,7 @@ from packaging.utils import canonicalize_name
 
 from bot.advisers.local.indexes import IndexPolicy, rule_index, source_index, split_credentials
 from bot.advisers.local.platforms import python_platform
-from bot.advisers.local.requirements import Requirement, requirements
+from bot.advisers.local.requirements import Requirement, requirements, with_extras
 from bot.advisers.local.resolve import LocalResolver, Pin, Resolver, Target
 from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
 from bot.advisers.local.sandbox import Sandbox
@@ -109,16 +109,22 @@ class LocalAdviser:
             prereleases=bool(pipfile.data.get("pipenv", {}).get("allow_prereleases")),
         )
         found = await _resolve_all(self.resolver, wanted, prescription.constraints, target)
-        # Builds that do not work together (a framework built against NumPy 1 with NumPy 2):
-        # the rules on what was resolved, and once more with their constraints if it breaks one.
+        # What works together (a framework built against NumPy 1 with NumPy 2; the CUDA
+        # libraries a GPU framework needs): the rules on what was resolved. Those that say
+        # something are said; those that ask for more (a constraint the resolution broke, an
+        # extra it lacks) get a second resolution with it.
         resolved = {key: pin.version for pins in found.values() for key, pin in pins.items()}
-        together = prescribe(
-            self.rules, node_class, python, [r.name for r in everything], resolved=resolved
-        )
-        if _breaks(together.constraints, resolved):
-            constraints = (*prescription.constraints, *together.constraints)
+        names = [r.name for r in everything]
+        saying = [rule for rule in self.rules if not (rule.constrain or rule.extras)]
+        asking = [rule for rule in self.rules if rule.constrain or rule.extras]
+        said = prescribe(saying, node_class, python, names, resolved=resolved)
+        asked = prescribe(asking, node_class, python, names, resolved=resolved)
+        if _breaks(asked.constraints, resolved) or _lacks(asked.extras, wanted):
+            wanted = _with_extras(wanted, asked.extras)
+            constraints = (*prescription.constraints, *asked.constraints)
             found = await _resolve_all(self.resolver, wanted, constraints, target)
-            prescription = _joined(prescription, together)
+            prescription = _joined(prescription, asked)
+        prescription = _joined(prescription, said)
         hashes = await _every_hash(self.resolver, found, target)
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
@@ -313,12 +319,45 @@ def _breaks(constraints: Sequence[str], resolved: Mapping[str, str]) -> bool:
     return False
 
 
+def _lacks(extras: Sequence[tuple[str, str]], wanted: Mapping[str, Sequence[Requirement]]) -> bool:
+    """Whether a package that `wanted` requires lacks one of `extras` there."""
+    return any(
+        canonicalize_name(requirement.name) == package and extra not in requirement.extras
+        for package, extra in extras
+        for section in wanted.values()
+        for requirement in section
+    )
+
+
+def _with_extras(
+    wanted: Mapping[str, Sequence[Requirement]], extras: Sequence[tuple[str, str]]
+) -> dict[str, list[Requirement]]:
+    """`wanted`, each requirement of a package in `extras` asking for those extras too."""
+    adding: dict[str, list[str]] = {}
+    for package, extra in extras:
+        adding.setdefault(package, []).append(extra)
+    changed: dict[str, list[Requirement]] = {}
+    for section, section_requirements in wanted.items():
+        changed[section] = []
+        for requirement in section_requirements:
+            more = [
+                e
+                for e in adding.get(canonicalize_name(requirement.name), [])
+                if e not in requirement.extras
+            ]
+            if more:
+                requirement = with_extras(requirement, more)
+            changed[section].append(requirement)
+    return changed
+
+
 def _joined(first: Prescription, then: Prescription) -> Prescription:
     return Prescription(
         first.constraints + then.constraints,
         first.indexes,
         first.guidance + then.guidance,
         first.applied + then.applied,
+        first.extras + then.extras,
     )
 
 

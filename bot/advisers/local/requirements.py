@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,3 +60,12 @@ def _markers(spec: Mapping[str, Any]) -> str | None:
         if spec.get(key):
             parts.append(f"{key} {spec[key]}")
     return " and ".join(parts) if parts else None
+
+
+def with_extras(requirement: Requirement, extras: Sequence[str]) -> Requirement:
+    """`requirement` asking for `extras` too (a rule's: `tensorflow[and-cuda]` on a GPU)."""
+    every = (*requirement.extras, *extras)
+    _, _, rest = requirement.line.partition(requirement.name)
+    rest = rest.split("]", 1)[1] if rest.startswith("[") else rest
+    line = f"{requirement.name}[{','.join(every)}]{rest}"
+    return Requirement(requirement.name, line, every, requirement.markers, requirement.index)

@@ -48,6 +48,10 @@ RULE_SCHEMA: dict[str, Any] = {
             },
         },
         "constrain": {"type": "object", "additionalProperties": {"type": "string"}},
+        "extras": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
         "index": {
             "type": "object",
             "required": ["name", "url"],
@@ -88,6 +92,7 @@ class Rule:
     id: str
     when: Mapping[str, Any]
     constrain: Mapping[str, str] = field(default_factory=dict)
+    extras: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # package -> extras
     index: Index | None = None
     guidance: Guidance | None = None
 
@@ -169,6 +174,7 @@ class Prescription:
     indexes: tuple[Index, ...]  # where the packages they name come from
     guidance: tuple[Guidance, ...]
     applied: tuple[str, ...]  # rule ids
+    extras: tuple[tuple[str, str], ...] = ()  # (canonical package, extra) to require
 
 
 def prescribe(
@@ -187,17 +193,26 @@ def prescribe(
     indexes: list[Index] = []
     guidance: list[Guidance] = []
     applied: list[str] = []
+    extras: list[tuple[str, str]] = []
     for rule in rules:
         if not rule.applies(node_class, python_version, names, resolved):
             continue
         applied.append(rule.id)
         constraints += [f"{name}{spec}" for name, spec in rule.constrain.items()]
+        extras += [
+            (canonicalize_name(name), extra)
+            for name, wanted in rule.extras.items()
+            for extra in wanted
+            if canonicalize_name(name) in names
+        ]
         if rule.index is not None and rule.index not in indexes:
             indexes.append(rule.index)
         said = rule.say(node_class, python_version)
         if said is not None:
             guidance.append(said)
-    return Prescription(tuple(constraints), tuple(indexes), tuple(guidance), tuple(applied))
+    return Prescription(
+        tuple(constraints), tuple(indexes), tuple(guidance), tuple(applied), tuple(extras)
+    )
 
 
 def parse_rules(entries: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
@@ -212,6 +227,7 @@ def parse_rules(entries: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
                 id=entry["id"],
                 when=dict(entry["when"]),
                 constrain=dict(entry.get("constrain") or {}),
+                extras={name: tuple(found) for name, found in (entry.get("extras") or {}).items()},
                 index=Index(
                     index["name"],
                     index["url"],
