@@ -1,15 +1,24 @@
 """Real public Pipfiles, locked by the embedded adviser against the real package index.
 
-    .venv/bin/python bench/realworld.py [--node-class cpu-x86-64-v3] [--allow ADDRESS ...]
+    .venv/bin/python bench/realworld.py [--node-class NAME] [--allow ADDRESS ...]
+                                        [--pipenv] [--install] [--only REPO]
 
 `bench/corpus/pipfiles.json` holds the Pipfiles, each with its repository, path and commit.
-Each is advised as the bot would (wheels only: thoth-bot never runs a package's build code)
-for the node class's Python, and the table says whether it locked and, if not, why. It needs
-the network (the package index), so it is not part of the test suite.
+Each is advised as the bot would advise it: for the node class's Python (the Pipfile's
+`[requires]` set to it, as the bot's commit does), wheels only (thoth-bot never runs a
+package's build code), every artifact's hash from the index listings. The table says whether
+it locked and, if not, why; then for each lock:
 
-The egress proxy refuses non-public addresses. Where this machine reaches the index through
-one (a mirror, a sandbox's gateway), the bench says so and lists the address the index's host
-names resolve to, as an operator would in `adviser.indexes`.
+- `pipenv verify` on it (the real pipenv, in its own virtualenv: tests/tools.py);
+- with `--pipenv`: `pipenv lock` on the same Pipfile, cold (empty caches) and warm, timed;
+- with `--install`: a fresh virtualenv of this Python, `pip install --require-hashes
+  --no-deps` of exactly the lock's `default` section, then an import of each top-level module
+  of the Pipfile's own packages.
+
+It needs the network (the package index), so it is not part of the test suite. The egress
+proxy refuses non-public addresses; where this machine reaches the index through one (a
+mirror, a sandbox's gateway), the bench says so and lists the address its host names resolve
+to, as an operator would in `adviser.indexes`.
 """
 
 from __future__ import annotations
@@ -18,20 +27,30 @@ import argparse
 import asyncio
 import ipaddress
 import json
+import os
+import shutil
 import socket
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from tools import pipenv_verify, tool_bin  # noqa: E402
 
 from bot.advisers.local import LocalAdviser  # noqa: E402
 from bot.advisers.local.egress import DEFAULT_INDEXES  # noqa: E402
 from bot.advisers.local.indexes import IndexPolicy  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from handlers.adviser import AdviseError, AdviseRequest  # noqa: E402
+from handlers.lockfile import encode_lock  # noqa: E402
+from handlers.pipfile import parse_pipfile, with_python_version  # noqa: E402
 
 CORPUS = ROOT / "bench" / "corpus" / "pipfiles.json"
 
@@ -60,59 +79,175 @@ def why(error: AdviseError) -> str:
     return text[:80]
 
 
+def pipenv_lock(project: Path, caches: Path) -> float:
+    """Seconds of one `pipenv lock` in `project`, with its caches in `caches`."""
+    env = {
+        **os.environ,
+        "PIPENV_PIPFILE": str(project / "Pipfile"),
+        "PIPENV_IGNORE_VIRTUALENVS": "1",
+        "PIPENV_CACHE_DIR": str(caches / "pipenv"),
+        "PIP_CACHE_DIR": str(caches / "pip"),
+        "PIPENV_NOSPIN": "1",
+        "PIPENV_YES": "1",
+        "WORKON_HOME": str(caches / "venvs"),
+    }
+    started = time.monotonic()
+    subprocess.run(
+        [str(tool_bin("pipenv")), "lock"], cwd=project, env=env, capture_output=True, timeout=1800
+    )
+    return time.monotonic() - started
+
+
+def install_and_import(lock: dict, pipfile: dict, work: Path) -> str:
+    """'ok', or what failed: a fresh virtualenv, exactly the lock's default section with its
+    hashes, then an import of the top-level modules of the Pipfile's own packages."""
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    lines = [
+        f"{name}{entry['version']} " + " ".join(f"--hash={h}" for h in entry["hashes"])
+        for name, entry in lock["default"].items()
+    ]
+    (work / "requirements.txt").write_text("\n".join(lines) + "\n")
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--require-hashes", "--only-binary",
+         ":all:", "-r", str(work / "requirements.txt")],
+        capture_output=True, text=True, timeout=3600,
+    )  # fmt: skip
+    if installed.returncode != 0:
+        return "install failed: " + installed.stderr.strip().splitlines()[-1][:80]
+    probe = (
+        "import importlib, importlib.metadata as m, sys\n"
+        "failed = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    dist = m.distribution(name)\n"
+        "    tops = (dist.read_text('top_level.txt') or '').split() or [name.replace('-', '_')]\n"
+        "    for top in tops:\n"
+        "        if top.startswith('_'): continue\n"
+        "        try: importlib.import_module(top)\n"
+        "        except Exception as e: failed.append(f'{top}: {type(e).__name__}: {e}'[:120])\n"
+        "print('\\n'.join(failed))\n"
+    )
+    names = list(pipfile.get("packages", {}))
+    imported = subprocess.run(
+        [python, "-c", probe, *names], capture_output=True, text=True, timeout=600
+    )
+    problems = (imported.stdout + imported.stderr).strip()
+    return "ok" if imported.returncode == 0 and not problems else "import failed: " + problems[:80]
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node-class", default=None)
     parser.add_argument("--allow", nargs="*", default=None, help="addresses to allow")
+    parser.add_argument("--pipenv", action="store_true", help="time pipenv lock too")
+    parser.add_argument("--install", action="store_true", help="install and import each lock")
+    parser.add_argument("--only", default=None, help="only the repositories containing this")
     args = parser.parse_args()
     settings = load_settings(None, {})
     node_class = settings.node_classes[args.node_class or settings.default_node_class]
+    python = node_class.python_version
     hosts = ["pypi.org", "files.pythonhosted.org"]
     allow = args.allow if args.allow is not None else non_public_addresses(hosts)
     if allow:
         print(f"note: the index's hosts resolve to non-public addresses here; allowed: {allow}")
-    adviser = LocalAdviser(
-        rules=settings.hardware_rules,
-        indexes=IndexPolicy(allowed=(*DEFAULT_INDEXES, *allow)),
-        cache_dir=ROOT / ".cache" / "bench-realworld-uv",
-    )
-    corpus = json.loads(CORPUS.read_text())
+    cache = ROOT / ".cache" / "bench-realworld-uv"
+    corpus = [e for e in json.loads(CORPUS.read_text()) if not args.only or args.only in e["repo"]]
     outcomes: Counter[str] = Counter()
-    print(f"{'repository':45} {'kind':12} {'seconds':>7}  result")
+    timings: dict[str, list[float]] = {"cold": [], "warm": [], "pipenv cold": [], "pipenv warm": []}
+    print(f"{'repository':42} {'cold':>6} {'warm':>6}  result")
     for entry in corpus:
+        text = entry["pipfile"]
+        asked = parse_pipfile("Pipfile", text).python_version
+        if asked and asked != python:
+            text = with_python_version(text, python)  # as the bot's commit does
         request = AdviseRequest(
-            pipfile=entry["pipfile"],
-            pipfile_lock="",
-            environment="app",
-            node_class=node_class,
-            python_version=node_class.python_version,
-        )
-        start = time.monotonic()
-        try:
+            pipfile=text, pipfile_lock="", environment="app", node_class=node_class,
+            python_version=python,
+        )  # fmt: skip
+        shutil.rmtree(cache, ignore_errors=True)
+        seconds: list[float] = []
+        result = None
+        for _ in range(2):  # cold (empty caches, a new adviser), then warm (the same adviser)
+            if result is None or not seconds:
+                adviser = LocalAdviser(
+                    rules=settings.hardware_rules,
+                    indexes=IndexPolicy(allowed=(*DEFAULT_INDEXES, *allow)),
+                    cache_dir=cache,
+                )
+            started = time.monotonic()
             try:
-                result = await adviser.advise(request)
-            except AdviseError as error:  # the bot's job would come back once more
-                if not error.retryable:
-                    raise
-                result = await adviser.advise(request)
-            outcome = f"locked ({sum(len(s) for k, s in result.lock.items() if k != '_meta')} pins)"
-            outcomes["locked"] += 1
-        except AdviseError as error:
-            outcome = why(error)
+                try:
+                    result = await adviser.advise(request)
+                except AdviseError as error:  # the bot's job would come back once more
+                    if not error.retryable:
+                        raise
+                    result = await adviser.advise(request)
+            except AdviseError as error:
+                outcome = why(error)
+                result = None
+                break
+            seconds.append(time.monotonic() - started)
+        await adviser.close()
+        if result is None:
             kind = outcome.split(":", 1)[0]
             known = kind in ("needs a build", "no build for this Python")
             outcomes[kind if known else "other"] += 1
-        seconds = time.monotonic() - start
-        print(f"{entry['repo']:45} {entry['kind']:12} {seconds:7.1f}  {outcome}")
-    await adviser.close()
+            print(f"{entry['repo']:42} {'':>6} {'':>6}  {outcome}")
+            continue
+        outcomes["locked"] += 1
+        timings["cold"].append(seconds[0])
+        timings["warm"].append(seconds[1])
+        pins = sum(len(s) for k, s in result.lock.items() if k != "_meta")
+        parts = [f"locked ({pins} pins)"]
+        with tempfile.TemporaryDirectory() as directory:
+            project = Path(directory) / "project"
+            project.mkdir()
+            (project / "Pipfile").write_text(text)
+            (project / "Pipfile.lock").write_text(encode_lock(result.lock))
+            verified = pipenv_verify(project)
+            parts.append("verify ok" if verified.returncode == 0 else "verify FAILED")
+            outcomes["verified" if verified.returncode == 0 else "not verified"] += 1
+            if args.install:
+                installed = install_and_import(result.lock, parse_pipfile("P", text).data,
+                                               Path(directory))  # fmt: skip
+                parts.append(f"install+import {installed}")
+                outcomes["installs" if installed == "ok" else "does not install"] += 1
+            if args.pipenv:
+                theirs = Path(directory) / "theirs"
+                theirs.mkdir()
+                (theirs / "Pipfile").write_text(text)
+                caches = Path(directory) / "pipenv-caches"
+                cold = pipenv_lock(theirs, caches)
+                warm = pipenv_lock(theirs, caches)
+                timings["pipenv cold"].append(cold)
+                timings["pipenv warm"].append(warm)
+                parts.append(f"pipenv lock {cold:.1f}/{warm:.1f} s")
+        print(f"{entry['repo']:42} {seconds[0]:6.1f} {seconds[1]:6.2f}  " + ", ".join(parts))
     total = len(corpus)
     print(
         f"\n{outcomes['locked']} of {total} lock with builds off "
-        f"({100 * outcomes['locked'] / total:.0f}%) for {node_class.name} "
-        f"(Python {node_class.python_version}); {outcomes['needs a build']} need a build, "
+        f"({100 * outcomes['locked'] / max(total, 1):.0f}%) for {node_class.name} "
+        f"(Python {python}); {outcomes['needs a build']} need a build, "
         f"{outcomes['no build for this Python']} pin a release with no build for this Python, "
-        f"{outcomes['other']} fail otherwise."
+        f"{outcomes['other']} fail otherwise; {outcomes['verified']} pass `pipenv verify`."
     )
+    if args.install:
+        print(f"{outcomes['installs']} of {outcomes['locked']} install and import.")
+    if timings["cold"]:
+        print(
+            f"embedded adviser, median: {statistics.median(timings['cold']):.2f} s cold, "
+            f"{statistics.median(timings['warm']):.2f} s warm"
+        )
+    if timings["pipenv cold"]:
+        cold = [p / e for p, e in zip(timings["pipenv cold"], timings["cold"], strict=True)]
+        warm = [p / e for p, e in zip(timings["pipenv warm"], timings["warm"], strict=True)]
+        print(
+            f"pipenv lock, median: {statistics.median(timings['pipenv cold']):.1f} s cold, "
+            f"{statistics.median(timings['pipenv warm']):.1f} s warm; the embedded adviser is "
+            f"{statistics.median(cold):.1f}x faster cold, {statistics.median(warm):.1f}x warm "
+            "(medians of the per-Pipfile ratios)"
+        )
 
 
 if __name__ == "__main__":
