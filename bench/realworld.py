@@ -121,7 +121,10 @@ def install_and_import(lock: dict, pipfile: dict, work: Path) -> str:
         "failed = []\n"
         "for name in sys.argv[1:]:\n"
         "    dist = m.distribution(name)\n"
-        "    tops = (dist.read_text('top_level.txt') or '').split() or [name.replace('-', '_')]\n"
+        "    tops = (dist.read_text('top_level.txt') or '').split() or sorted({\n"
+        "        str(f).split('/')[0].removesuffix('.py') for f in dist.files or []\n"
+        "        if str(f).endswith('.py') and not str(f).split('/')[0].endswith(\n"
+        "            ('.dist-info', '.data')) and str(f).split('/')[0] != '..'})\n"
         "    for top in tops:\n"
         "        if top.startswith('_'): continue\n"
         "        try: importlib.import_module(top)\n"
@@ -132,7 +135,9 @@ def install_and_import(lock: dict, pipfile: dict, work: Path) -> str:
     imported = subprocess.run(
         [python, "-c", probe, *names], capture_output=True, text=True, timeout=600
     )
-    problems = (imported.stdout + imported.stderr).strip()
+    problems = imported.stdout.strip()  # what failed; stderr holds the packages' own warnings
+    if imported.returncode != 0:
+        problems = problems or imported.stderr.strip().splitlines()[-1]
     return "ok" if imported.returncode == 0 and not problems else "import failed: " + problems[:80]
 
 

@@ -70,6 +70,11 @@ def index() -> Iterator[PackageIndex]:
     packages.add_wheel("oldframe", "3.0", tag="cp311-cp311-manylinux_2_17_x86_64")
     packages.add_wheel("nextgen", "1.0")
     packages.add_wheel("nextgen", "2.0rc1")
+    # 2.0 says it does not run on Python 3.11 (as PySide2 5.15.2.1 does): uv reads only the
+    # lower bound of requires-python; pip, installing, refuses it.
+    packages.add_wheel("gui", "1.0", requires_python=">=3.8")
+    packages.add_wheel("gui", "2.0", requires_python=">=3.8,<3.11")
+    packages.add_wheel("legacygui", "1.0", requires_python="<3.11")
     yield packages
     packages.stop()
 
@@ -268,6 +273,24 @@ async def test_a_conflict_is_a_clear_error_naming_the_packages(index: PackageInd
     assert "needs-old" in detail and "purelib" in detail
     assert "thoth-bot-lock-target" not in detail and "the Pipfile" in detail  # not our internals
     assert not caught.value.retryable
+
+
+async def test_a_release_that_refuses_the_python_is_not_locked(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    text = pipfile(index, 'gui = "*"')
+    result = await advise(text)
+
+    assert result.lock["default"]["gui"]["version"] == "==1.0"
+    assert any(
+        g.message.startswith("gui 2.0 requires Python >=3.8,<3.11, so the lock for Python 3.11")
+        for g in result.justification
+    )
+    verified(tmp_path, "gui", text, result)
+    with pytest.raises(AdviseError) as caught:
+        await advise(pipfile(index, 'legacygui = "*"'))
+    assert str(caught.value).startswith("legacygui 1.0 requires Python <3.11, not 3.11")
+    assert "supports Python 3.11" in (caught.value.fix or "")
 
 
 async def test_pre_releases_only_where_the_pipfile_allows_them(index: PackageIndex) -> None:

@@ -26,6 +26,7 @@ from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
 from bot.advisers.local.indexes import IndexPolicy, rule_index, source_index, split_credentials
+from bot.advisers.local.listing import UnsupportedPython
 from bot.advisers.local.platforms import python_platform
 from bot.advisers.local.requirements import Requirement, requirements, with_extras
 from bot.advisers.local.resolve import LocalResolver, Pin, Resolver, Target
@@ -39,6 +40,7 @@ from handlers.problems import Problem
 from handlers.requirement_check import refused_requirements
 
 log = logging.getLogger(__name__)
+MAX_ROUNDS = 4  # resolutions excluding releases that refuse the Python, at most
 
 
 class LocalAdviser:
@@ -125,7 +127,40 @@ class LocalAdviser:
             found = await _resolve_all(self.resolver, wanted, constraints, target)
             prescription = _joined(prescription, asked)
         prescription = _joined(prescription, said)
-        hashes = await _every_hash(self.resolver, found, target)
+        # uv reads only the lower bound of `requires-python`; pip, installing, all of it. A
+        # locked version that refuses the node class's Python is excluded, and the stack
+        # resolved again (a few rounds at most).
+        refused: list[Guidance] = []
+        for _ in range(MAX_ROUNDS):
+            try:
+                hashes = await _every_hash(self.resolver, found, target)
+                break
+            except UnsupportedPython as unsupported:
+                excluded = [f"{name}!={version}" for name, version, _ in unsupported.pins]
+                refused += [
+                    Guidance(
+                        "INFO",
+                        f"{name} {version} requires Python {spec}, so the lock for Python "
+                        f"{python} holds another release.",
+                    )
+                    for name, version, spec in unsupported.pins
+                ]
+                prescription = _joined(
+                    prescription, Prescription(tuple(excluded), (), (), ())
+                )
+                try:
+                    found = await _resolve_all(
+                        self.resolver, wanted, prescription.constraints, target
+                    )
+                except AdviseError:
+                    raise AdviseError(
+                        f"{unsupported}, and no other release of "
+                        f"{', '.join(unsupported.packages)} fits the Pipfile",
+                        fix=f"Require a release of {', '.join(unsupported.packages)} that "
+                        f"supports Python {python}, or another package.",
+                    ) from None
+        else:
+            raise AdviseError(f"no lock supports Python {python} after {MAX_ROUNDS} rounds")
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
         where = f"Python {python} on {platform}"
@@ -136,6 +171,7 @@ class LocalAdviser:
                 f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
             *prescription.guidance,
+            *refused,
             *_compiled_from_source(every_pin, where),
         ]
         return AdviseResult(

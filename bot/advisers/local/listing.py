@@ -15,10 +15,11 @@ import base64
 import contextlib
 import html.parser
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urldefrag
 
 import aiohttp
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import (
     InvalidSdistFilename,
@@ -33,23 +34,80 @@ from bot.advisers.local.resolve import Index
 from handlers.adviser import AdviseError
 
 ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+File = tuple[str, str, str]  # (filename, sha256, requires-python or "")
 LISTING_LIMIT = 32 * 1024 * 1024  # bytes of one project page (PyPI's largest are a few MB)
 TIMEOUT = aiohttp.ClientTimeout(total=120, connect=30)
 
 
+class UnsupportedPython(AdviseError):
+    """Locked versions whose every file the node class could install says, in its
+    `requires-python`, that it does not run on the node class's Python (uv reads only the
+    lower bound of `requires-python`; pip, installing, reads all of it)."""
+
+    def __init__(self, pins: Sequence[tuple[str, str, str]], python_version: str) -> None:
+        said = "; ".join(f"{name} {version} requires Python {spec}" for name, version, spec in pins)
+        super().__init__(
+            f"{said}, not {python_version}",
+            fix="Require releases that support this Python.",
+            packages=tuple(name for name, _, _ in pins),
+        )
+        self.pins = tuple(pins)
+
+
 async def every_hash(
-    wanted: Mapping[str, tuple[str, str, Index]], *, proxy: str, listings: Listings
+    wanted: Mapping[str, tuple[str, str, Index]],
+    *,
+    proxy: str,
+    listings: Listings,
+    python_version: str | None = None,
+    python_platform: str | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """{canonical name: ("sha256:...", ...)} for {canonical name: (name, version, index)},
-    reusing the pages `listings` holds."""
+    reusing the pages `listings` holds. Given the target's `python_version`, raises
+    `UnsupportedPython` for the versions whose files say they do not run on it."""
     async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
         found = await asyncio.gather(
             *(
-                _hashes(session, proxy, listings, name, version, index)
+                _version_files(session, proxy, listings, name, version, index)
                 for name, version, index in wanted.values()
             )
         )
-    return dict(zip(wanted, found, strict=True))
+    if python_version is not None:
+        supported = supported_tags(python_version, python_platform)
+        refused = [
+            (name, version, spec)
+            for (name, version, _), files in zip(wanted.values(), found, strict=True)
+            for spec in [_python_refused(files, python_version, supported)]
+            if spec
+        ]
+        if refused:
+            raise UnsupportedPython(refused, python_version)
+    return {
+        key: tuple(sorted(f"sha256:{digest}" for _, digest, _ in files))
+        for key, files in zip(wanted, found, strict=True)
+    }
+
+
+def _python_refused(files: Sequence[File], python_version: str, supported: frozenset[Tag]) -> str:
+    """The `requires-python` that refuses `python_version` in every file of a version the
+    target installs (its wheels for the target, or its sdist), else ""."""
+    usable = []
+    for filename, _, requires in files:
+        if filename.endswith(".whl"):
+            with contextlib.suppress(InvalidWheelFilename, InvalidVersion):
+                if not parse_wheel_filename(filename)[3] & supported:
+                    continue
+        usable.append(requires)
+    python = Version(python_version)
+    refusing = []
+    for requires in usable:
+        try:
+            if not requires or SpecifierSet(requires).contains(python, prereleases=True):
+                return ""
+        except InvalidSpecifier:
+            return ""
+        refusing.append(requires)
+    return refusing[0] if refusing else ""
 
 
 class Listings:
@@ -59,16 +117,16 @@ class Listings:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._pages: dict[tuple[str, str], tuple[float, list[tuple[str, str]]]] = {}
+        self._pages: dict[tuple[str, str], tuple[float, list[File]]] = {}
 
-    def get(self, key: tuple[str, str]) -> list[tuple[str, str]] | None:
+    def get(self, key: tuple[str, str]) -> list[File] | None:
         found = self._pages.get(key)
         if found is None or found[0] < time.monotonic():
             self._pages.pop(key, None)
             return None
         return found[1]
 
-    def put(self, key: tuple[str, str], files: list[tuple[str, str]], control: str) -> None:
+    def put(self, key: tuple[str, str], files: list[File], control: str) -> None:
         directives = {part.strip().split("=")[0].lower(): part for part in control.split(",")}
         if "no-store" in directives or "no-cache" in directives or "private" in directives:
             return
@@ -87,34 +145,33 @@ MAX_AGE = 600.0  # seconds a project page is reused at most (PyPI's own max-age)
 DEFAULT_AGE = 60.0  # where the index says nothing
 
 
-async def _hashes(
+async def _version_files(
     session: aiohttp.ClientSession,
     proxy: str,
     listings: Listings,
     name: str,
     version: str,
     index: Index,
-) -> tuple[str, ...]:
+) -> list[File]:
+    """The files of `name` `version` in its index listing."""
     url = index.url.rstrip("/") + f"/{canonicalize_name(name)}/"
     key = (url, index.credentials.username if index.credentials else "")
     files = listings.get(key)
     if files is None:
         control, files = await _read(session, proxy, url, name, index)
         listings.put(key, files, control)
-    hashes = sorted(
-        f"sha256:{digest}" for filename, digest in files if _of(filename, name, version)
-    )
-    if not hashes:
+    files = [file for file in files if _of(file[0], name, version)]
+    if not files:
         raise AdviseError(
             f"the index listing of {name} gives no sha256 for version {version}",
             retryable=True,
         )
-    return tuple(hashes)
+    return files
 
 
 async def _read(
     session: aiohttp.ClientSession, proxy: str, url: str, name: str, index: Index
-) -> tuple[str, list[tuple[str, str]]]:
+) -> tuple[str, list[File]]:
     """(its Cache-Control, the (filename, sha256) of its files) of one project page."""
     headers = {"Accept": ACCEPT}
     if index.credentials is not None:  # for this index only: its redirects are not followed
@@ -152,31 +209,35 @@ async def _read(
     return control, _html_files(body.decode(errors="replace"))
 
 
-def _json_files(body: bytes) -> Iterable[tuple[str, str]]:
+def _json_files(body: bytes) -> Iterable[File]:
     import json
 
     data = json.loads(body)
     for entry in data.get("files", []):
         digest = (entry.get("hashes") or {}).get("sha256")
         if digest and entry.get("filename"):
-            yield str(entry["filename"]), str(digest)
+            yield str(entry["filename"]), str(digest), str(entry.get("requires-python") or "")
 
 
 class _Anchors(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
-        self.files: list[tuple[str, str]] = []
+        self.files: list[File] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href") if tag == "a" else None
+        found = dict(attrs) if tag == "a" else {}
+        href = found.get("href")
         if not href:
             return
         link, fragment = urldefrag(href)
         if fragment.startswith("sha256="):
-            self.files.append((link.rsplit("/", 1)[-1], fragment.removeprefix("sha256=")))
+            requires = found.get("data-requires-python") or ""
+            self.files.append(
+                (link.rsplit("/", 1)[-1], fragment.removeprefix("sha256="), requires)
+            )
 
 
-def _html_files(text: str) -> list[tuple[str, str]]:
+def _html_files(text: str) -> list[File]:
     anchors = _Anchors()
     anchors.feed(text)
     return anchors.files
@@ -234,9 +295,13 @@ async def oldest_with_wheel(
             listings.put(key, files, control)
     supported = supported_tags(python_version, python_platform)
     versions = []
-    for filename, _ in files:
+    python = Version(python_version)
+    for filename, _, requires in files:
         if not filename.endswith(".whl"):
             continue
+        with contextlib.suppress(InvalidSpecifier):
+            if requires and not SpecifierSet(requires).contains(python, prereleases=True):
+                continue
         try:
             _, version, _, wheel_tags = parse_wheel_filename(filename)
         except (InvalidWheelFilename, InvalidVersion):

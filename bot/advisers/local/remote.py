@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from bot.advisers.local.indexes import IndexPolicy, rule_index, split_credentials
+from bot.advisers.local.listing import UnsupportedPython
 from bot.advisers.local.resolve import Index, LocalResolver, Pin, Target
 from bot.config import Settings
 from handlers.adviser import AdviseError
@@ -148,6 +149,9 @@ class RemoteResolver:
             raise AdviseError("the resolver answered a different request", retryable=True)
         if "error" in answer:
             error = answer["error"]
+            if error.get("unsupported"):
+                pins = [tuple(str(part) for part in pin) for pin in error["unsupported"]]
+                raise UnsupportedPython(pins, str(request["python_version"]))  # type: ignore[arg-type]
             raise AdviseError(
                 str(error["message"]),
                 retryable=bool(error.get("retryable")),
@@ -198,6 +202,7 @@ class ResolutionService:
                 "retryable": error.retryable,
                 "fix": error.fix,
                 "detail": error.detail,
+                "unsupported": [list(pin) for pin in getattr(error, "pins", ())],
             }
             return answer
         answer["pins"] = {

@@ -158,11 +158,13 @@ class LocalResolver:
                     },
                     proxy=proxy.url(session),
                     listings=self.listings,
+                    python_version=target.python_version,
+                    python_platform=target.python_platform,
                 )
-            except AdviseError as error:
+            except AdviseError:
                 if session.refused:
                     raise _failure(Outcome(1, "", tuple(session.refused)), target) from None
-                raise error
+                raise
 
     async def close(self) -> None:
         await self.runner.close()
