@@ -136,7 +136,7 @@ class LocalAdviser:
                 hashes = await _every_hash(self.resolver, found, target)
                 break
             except UnsupportedPython as unsupported:
-                excluded = [f"{name}!={version}" for name, version, _ in unsupported.pins]
+                excluded = list(unsupported.excluded)
                 refused += [
                     Guidance(
                         "INFO",

@@ -44,7 +44,12 @@ class UnsupportedPython(AdviseError):
     `requires-python`, that it does not run on the node class's Python (uv reads only the
     lower bound of `requires-python`; pip, installing, reads all of it)."""
 
-    def __init__(self, pins: Sequence[tuple[str, str, str]], python_version: str) -> None:
+    def __init__(
+        self,
+        pins: Sequence[tuple[str, str, str]],
+        python_version: str,
+        excluded: Sequence[str] = (),
+    ) -> None:
         said = "; ".join(f"{name} {version} requires Python {spec}" for name, version, spec in pins)
         super().__init__(
             f"{said}, not {python_version}",
@@ -52,6 +57,8 @@ class UnsupportedPython(AdviseError):
             packages=tuple(name for name, _, _ in pins),
         )
         self.pins = tuple(pins)
+        # Every release of those packages that refuses the Python ("pyside2!=5.15.2.1").
+        self.excluded = tuple(excluded) or tuple(f"{n}!={v}" for n, v, _ in pins)
 
 
 async def every_hash(
@@ -72,20 +79,55 @@ async def every_hash(
                 for name, version, index in wanted.values()
             )
         )
-    if python_version is not None:
-        supported = supported_tags(python_version, python_platform)
-        refused = [
-            (name, version, spec)
-            for (name, version, _), files in zip(wanted.values(), found, strict=True)
-            for spec in [_python_refused(files, python_version, supported)]
-            if spec
-        ]
-        if refused:
-            raise UnsupportedPython(refused, python_version)
+        if python_version is not None:
+            supported = supported_tags(python_version, python_platform)
+            refused = [
+                (name, version, spec, index)
+                for (name, version, index), files in zip(wanted.values(), found, strict=True)
+                for spec in [_python_refused(files, python_version, supported)]
+                if spec
+            ]
+            if refused:
+                every: list[str] = []
+                for name, _, _, index in refused:
+                    page = await _page(session, proxy, listings, name, index)
+                    every += [
+                        f"{name}!={version}"
+                        for version in _refusing_versions(page, name, python_version, supported)
+                    ]
+                raise UnsupportedPython(
+                    [(name, version, spec) for name, version, spec, _ in refused],
+                    python_version,
+                    excluded=every,
+                )
     return {
         key: tuple(sorted(f"sha256:{digest}" for _, digest, _ in files))
         for key, files in zip(wanted, found, strict=True)
     }
+
+
+def _refusing_versions(
+    page: Sequence[File], name: str, python_version: str, supported: frozenset[Tag]
+) -> list[str]:
+    """The versions of `name` on `page` whose installable files all refuse the Python."""
+    by_version: dict[str, list[File]] = {}
+    for file in page:
+        filename = file[0]
+        try:
+            if filename.endswith(".whl"):
+                version = str(parse_wheel_filename(filename)[1])
+            elif filename.endswith((".tar.gz", ".zip")):
+                version = str(parse_sdist_filename(filename)[1])
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        by_version.setdefault(version, []).append(file)
+    return sorted(
+        version
+        for version, files in by_version.items()
+        if _python_refused(files, python_version, supported)
+    )
 
 
 def _python_refused(files: Sequence[File], python_version: str, supported: frozenset[Tag]) -> str:
@@ -145,6 +187,19 @@ MAX_AGE = 600.0  # seconds a project page is reused at most (PyPI's own max-age)
 DEFAULT_AGE = 60.0  # where the index says nothing
 
 
+async def _page(
+    session: aiohttp.ClientSession, proxy: str, listings: Listings, name: str, index: Index
+) -> list[File]:
+    """Every file of `name` in its index listing (read once while it may be reused)."""
+    url = index.url.rstrip("/") + f"/{canonicalize_name(name)}/"
+    key = (url, index.credentials.username if index.credentials else "")
+    files = listings.get(key)
+    if files is None:
+        control, files = await _read(session, proxy, url, name, index)
+        listings.put(key, files, control)
+    return files
+
+
 async def _version_files(
     session: aiohttp.ClientSession,
     proxy: str,
@@ -154,12 +209,7 @@ async def _version_files(
     index: Index,
 ) -> list[File]:
     """The files of `name` `version` in its index listing."""
-    url = index.url.rstrip("/") + f"/{canonicalize_name(name)}/"
-    key = (url, index.credentials.username if index.credentials else "")
-    files = listings.get(key)
-    if files is None:
-        control, files = await _read(session, proxy, url, name, index)
-        listings.put(key, files, control)
+    files = await _page(session, proxy, listings, name, index)
     files = [file for file in files if _of(file[0], name, version)]
     if not files:
         raise AdviseError(

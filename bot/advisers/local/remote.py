@@ -151,7 +151,11 @@ class RemoteResolver:
             error = answer["error"]
             if error.get("unsupported"):
                 pins = [tuple(str(part) for part in pin) for pin in error["unsupported"]]
-                raise UnsupportedPython(pins, str(request["python_version"]))  # type: ignore[arg-type]
+                raise UnsupportedPython(
+                    pins,  # type: ignore[arg-type]
+                    str(request["python_version"]),
+                    excluded=[str(item) for item in error.get("excluded") or ()],
+                )
             raise AdviseError(
                 str(error["message"]),
                 retryable=bool(error.get("retryable")),
@@ -203,6 +207,7 @@ class ResolutionService:
                 "fix": error.fix,
                 "detail": error.detail,
                 "unsupported": [list(pin) for pin in getattr(error, "pins", ())],
+                "excluded": list(getattr(error, "excluded", ())),
             }
             return answer
         answer["pins"] = {
