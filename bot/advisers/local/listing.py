@@ -337,12 +337,7 @@ async def oldest_with_wheel(
 ) -> str | None:
     """The oldest final release of `name` with a wheel the node class installs, or None."""
     async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
-        url = index.url.rstrip("/") + f"/{canonicalize_name(name)}/"
-        key = (url, index.credentials.username if index.credentials else "")
-        files = listings.get(key)
-        if files is None:
-            control, files = await _read(session, proxy, url, name, index)
-            listings.put(key, files, control)
+        files = await _page(session, proxy, listings, name, index)
     supported = supported_tags(python_version, python_platform)
     versions = []
     python = Version(python_version)
