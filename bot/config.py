@@ -232,6 +232,8 @@ def load_settings(
             "THOTH_BOT_ADVISER=thoth needs a Thoth user-API. Fix: set THOTH_HOST "
             "(a host name, or a URL such as http://thoth.example:8080)."
         )
+    state_dir = Path(env.get("THOTH_BOT_STATE_DIR") or ".thoth-bot")
+    key_path = env.get("GITHUB_PRIVATE_KEY_PATH")
     return Settings(
         node_classes=node_classes,
         default_node_class=default_class,
@@ -244,7 +246,7 @@ def load_settings(
         thoth_host=thoth_host,
         thoth_token=env.get("THOTH_TOKEN") or None,
         redis_url=_redis_url(env.get("REDIS_URL")),
-        state_dir=Path(env.get("THOTH_BOT_STATE_DIR") or ".thoth-bot"),
+        state_dir=state_dir,
         config_path=config_path,
         workers=_positive_int(env.get("THOTH_BOT_WORKERS", "4"), "THOTH_BOT_WORKERS"),
         max_attempts=_positive_int(
@@ -262,14 +264,7 @@ def load_settings(
         # Where resolutions run here (the embedded mode), builds need the sandbox here; in the
         # distributed mode they run on `thoth-bot resolver`, which checks for itself.
         builds=_builds(adviser.get("builds", "off"), locally=not env.get("REDIS_URL")),
-        secret_paths=tuple(
-            Path(path)
-            for path in (
-                env.get("THOTH_BOT_STATE_DIR") or ".thoth-bot",
-                env.get("GITHUB_PRIVATE_KEY_PATH"),
-            )
-            if path
-        ),
+        secret_paths=(state_dir, *((Path(key_path),) if key_path else ())),
     )
 
 

@@ -111,12 +111,21 @@ def refusal(name: str, spec: Any, sources: set[str]) -> tuple[str, str] | None:
     return None
 
 
-def _version(name: str, version: str) -> tuple[str, str] | None:
+def specifier(version: str) -> str:
+    """A Pipfile version as a PEP 440 specifier, as pipenv reads it: `*` is none, a bare
+    version is `==`."""
     text = version.strip()
     if text in ("", "*"):
+        return ""
+    if text[0].isdigit():
+        return "==" + text
+    return text
+
+
+def _version(name: str, version: str) -> tuple[str, str] | None:
+    text = specifier(version)
+    if not text:
         return None
-    if text[0].isdigit():  # pipenv reads a bare version as ==
-        text = "==" + text
     try:
         SpecifierSet(text)
     except InvalidSpecifier:

@@ -93,7 +93,7 @@ async def every_hash(
                     page = await _page(session, proxy, listings, name, index)
                     every += [
                         f"{name}!={version}"
-                        for version in _refusing_versions(page, name, python_version, supported)
+                        for version in _refusing_versions(page, python_version, supported)
                     ]
                 raise UnsupportedPython(
                     [(name, version, spec) for name, version, spec, _ in refused],
@@ -107,22 +107,14 @@ async def every_hash(
 
 
 def _refusing_versions(
-    page: Sequence[File], name: str, python_version: str, supported: frozenset[Tag]
+    page: Sequence[File], python_version: str, supported: frozenset[Tag]
 ) -> list[str]:
-    """The versions of `name` on `page` whose installable files all refuse the Python."""
+    """The versions on a project `page` whose installable files all refuse the Python."""
     by_version: dict[str, list[File]] = {}
     for file in page:
-        filename = file[0]
-        try:
-            if filename.endswith(".whl"):
-                version = str(parse_wheel_filename(filename)[1])
-            elif filename.endswith((".tar.gz", ".zip")):
-                version = str(parse_sdist_filename(filename)[1])
-            else:
-                continue
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-            continue
-        by_version.setdefault(version, []).append(file)
+        found = _identify(file[0])
+        if found is not None:
+            by_version.setdefault(str(found[1]), []).append(file)
     return sorted(
         version
         for version, files in by_version.items()
@@ -135,10 +127,10 @@ def _python_refused(files: Sequence[File], python_version: str, supported: froze
     target installs (its wheels for the target, or its sdist), else ""."""
     usable = []
     for filename, _, requires in files:
-        if filename.endswith(".whl"):
-            with contextlib.suppress(InvalidWheelFilename, InvalidVersion):
-                if not parse_wheel_filename(filename)[3] & supported:
-                    continue
+        found = _identify(filename)
+        tags = found[2] if found is not None else None
+        if tags is not None and not tags & supported:
+            continue  # a wheel for another Python or platform
         usable.append(requires)
     python = Version(python_version)
     refusing = []
@@ -236,7 +228,7 @@ async def _read(
                     f"the index listing of {name} answered {response.status}",
                     retryable=response.status >= 500 or response.status == 429,
                 )
-            body = b""
+            body = bytearray()  # appended in place: a large page is copied once, not per chunk
             async for chunk in response.content.iter_chunked(1 << 16):
                 body += chunk
                 if len(body) > LISTING_LIMIT:
@@ -259,7 +251,7 @@ async def _read(
     return control, _html_files(body.decode(errors="replace"))
 
 
-def _json_files(body: bytes) -> Iterable[File]:
+def _json_files(body: bytes | bytearray) -> Iterable[File]:
     import json
 
     data = json.loads(body)
@@ -293,17 +285,27 @@ def _html_files(text: str) -> list[File]:
     return anchors.files
 
 
-def _of(filename: str, name: str, version: str) -> bool:
-    """Whether `filename` is a wheel or sdist of `name` at `version`."""
+def _identify(filename: str) -> tuple[str, Version, frozenset[Tag] | None] | None:
+    """(canonical name, version, its tags, None for an sdist) of a wheel or sdist filename;
+    None for anything else."""
     try:
         if filename.endswith(".whl"):
-            found_name, found_version, _, _ = parse_wheel_filename(filename)
-        elif filename.endswith((".tar.gz", ".zip")):
-            found_name, found_version = parse_sdist_filename(filename)
-        else:
-            return False
-        return found_name == canonicalize_name(name) and found_version == Version(version)
+            name, version, _, tags = parse_wheel_filename(filename)
+            return name, version, tags
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return name, version, None
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        pass
+    return None
+
+
+def _of(filename: str, name: str, version: str) -> bool:
+    """Whether `filename` is a wheel or sdist of `name` at `version`."""
+    found = _identify(filename)
+    try:
+        return found is not None and found[:2] == (canonicalize_name(name), Version(version))
+    except InvalidVersion:
         return False
 
 
@@ -340,17 +342,10 @@ async def oldest_with_wheel(
         files = await _page(session, proxy, listings, name, index)
     supported = supported_tags(python_version, python_platform)
     versions = []
-    python = Version(python_version)
-    for filename, _, requires in files:
-        if not filename.endswith(".whl"):
-            continue
-        with contextlib.suppress(InvalidSpecifier):
-            if requires and not SpecifierSet(requires).contains(python, prereleases=True):
-                continue
-        try:
-            _, version, _, wheel_tags = parse_wheel_filename(filename)
-        except (InvalidWheelFilename, InvalidVersion):
-            continue
-        if not version.is_prerelease and wheel_tags & supported:
-            versions.append(version)
+    for file in files:
+        found = _identify(file[0])
+        if found is None or found[2] is None or found[1].is_prerelease:
+            continue  # not a wheel of a final release
+        if found[2] & supported and not _python_refused([file], python_version, supported):
+            versions.append(found[1])
     return str(min(versions)) if versions else None

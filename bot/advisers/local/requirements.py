@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.adviser import AdviseError
-from handlers.requirement_check import FETCHING_KEYS, MARKER_KEYS
+from handlers.requirement_check import FETCHING_KEYS, MARKER_KEYS, specifier
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ def requirements(category: str, packages: Mapping[str, Any]) -> list[Requirement
 
 def requirement(category: str, name: str, spec: Any) -> Requirement:
     if isinstance(spec, str):
-        return Requirement(name, name + _version(spec))
+        return Requirement(name, name + specifier(spec))
     if not isinstance(spec, Mapping):
         raise AdviseError(f"[{category}] {name}: cannot read {spec!r} as a requirement")
     unlockable = [key for key in FETCHING_KEYS if spec.get(key)]  # refused before, kept safe
@@ -37,19 +37,10 @@ def requirement(category: str, name: str, spec: Any) -> Requirement:
         )
     extras = tuple(spec.get("extras") or ())
     markers = _markers(spec)
-    line = name + (f"[{','.join(extras)}]" if extras else "") + _version(spec.get("version", "*"))
+    line = name + (f"[{','.join(extras)}]" if extras else "") + specifier(spec.get("version", "*"))
     if markers:
         line += f"; {markers}"
     return Requirement(name, line, extras, markers, spec.get("index"))
-
-
-def _version(version: str) -> str:
-    version = version.strip()
-    if version in ("", "*"):
-        return ""
-    if version[0].isdigit():  # pipenv reads a bare version as ==
-        return f"=={version}"
-    return version
 
 
 def _markers(spec: Mapping[str, Any]) -> str | None:

@@ -131,9 +131,7 @@ class LocalResolver:
                     found.append(f"{name}>={oldest}")
         if not found:
             return error
-        where = f"Python {target.python_version}"
-        if target.python_platform:
-            where += f" on {target.python_platform}"
+        where = _where(target)
         return AdviseError(
             str(error),
             fix=f"Require {', '.join(found)} (the oldest release with a wheel for {where}), or "
@@ -328,9 +326,7 @@ def _failure(outcome: Outcome, target: Target, *, built: bool = False) -> Advise
         {found[1] + (found[2] or "").replace("==", " ", 1) for found in _NO_WHEEL.finditer(text)}
     )
     if unbuildable and "building from source is disabled" in text.replace("\n", " "):
-        where = f"Python {target.python_version}"
-        if target.python_platform:
-            where += f" on {target.python_platform}"
+        where = _where(target)
         return AdviseError(
             f"{', '.join(unbuildable)} {'has' if len(unbuildable) == 1 else 'have'} no wheel "
             f"for {where}, and thoth-bot never runs a package's build code (building it from "
@@ -344,9 +340,7 @@ def _failure(outcome: Outcome, target: Target, *, built: bool = False) -> Advise
         {found[1] + (found[2] or "").replace("==", " ", 1) for found in _NO_TAG.finditer(text)}
     )
     if mismatched:
-        where = f"Python {target.python_version}"
-        if target.python_platform:
-            where += f" on {target.python_platform}"
+        where = _where(target)
         return AdviseError(
             f"{', '.join(mismatched)} {'has' if len(mismatched) == 1 else 'have'} no build for "
             f"{where}: {'its' if len(mismatched) == 1 else 'their'} wheels are for other "
@@ -365,6 +359,14 @@ def _failure(outcome: Outcome, target: Target, *, built: bool = False) -> Advise
         "conflict.",
         detail=excerpt(text),
     )
+
+
+def _where(target: Target) -> str:
+    """'Python 3.11 on x86_64-manylinux_2_34': what a resolution is for, to people."""
+    where = f"Python {target.python_version}"
+    if target.python_platform:
+        where += f" on {target.python_platform}"
+    return where
 
 
 def _needs_build(outcome: Outcome) -> bool:
