@@ -420,6 +420,10 @@ def test_private_link_local_and_loopback_addresses_need_listing() -> None:
     assert not default.allows_url("https://pypi.org.evil.example/simple")
     assert not default.allows_url("https://pypi.org/simplex")
     assert default.allows_url("https://pypi.org/simple/")
+    # Dot segments are resolved as uv resolves them: no way out of an allowed prefix.
+    assert not default.allows_url("https://pypi.org/simple/../private/simple")
+    assert not default.allows_url("https://pypi.org/simple/%2E%2E/private/simple")
+    assert default.allows_url("https://pypi.org/other/../simple")
     listed = Allowlist.of(("https://nexus.corp.example/simple", "10.20.0.0/16"))
     assert listed.allows_address("nexus.corp.example", ipaddress.ip_address("10.20.3.4"))
     assert not listed.allows_address("nexus.corp.example", ipaddress.ip_address("10.21.3.4"))
@@ -520,6 +524,19 @@ async def test_a_source_with_placeholders_keeps_them_and_gets_the_operators_cred
 
 
 # ---- what the bot posts -------------------------------------------------------------------
+
+
+def test_an_operators_credentials_do_not_follow_dot_segments_out_of_their_prefix() -> None:
+    from bot.advisers.local.indexes import IndexCredentials
+    from bot.advisers.local.uv_process import Credentials
+
+    secret = Credentials("ci", "for-the-public-repository-only")
+    policy = IndexPolicy(
+        credentials=(IndexCredentials("https://nexus.example/repository/public/", secret),)
+    )
+    assert policy.credentials_for("https://nexus.example/repository/public/simple") == secret
+    escaped = "https://nexus.example/repository/public/../private/simple"
+    assert policy.credentials_for(escaped) is None
 
 
 def test_posted_text_is_scrubbed_and_inert_to_gitlab_quick_actions() -> None:

@@ -23,6 +23,8 @@ import base64
 import contextlib
 import ipaddress
 import logging
+import posixpath
+import re
 import secrets
 import socket
 import tempfile
@@ -64,11 +66,22 @@ class Entry:
             if parts.username or parts.password:
                 raise ValueError(f"{text!r} carries credentials; give them in adviser.credentials")
             host = parts.hostname.lower()
-            prefix = f"{parts.scheme}://{parts.netloc.lower()}{parts.path.rstrip('/')}/"
+            prefix = normal_url(text)
             return cls(text, prefix, host, parts.port or _PORTS[parts.scheme], _literal(host))
         if not text or "/" in text or ":" in text:
             raise ValueError(f"{text!r} is neither a URL, a host name nor an IP network")
         return cls(text, host=text.lower(), network=_literal(text.lower()))
+
+
+def normal_url(url: str) -> str:
+    """An index URL as it is compared with prefixes: no user information, the host in lower
+    case, dot segments resolved as uv and browsers resolve them (`%2e` too), one trailing
+    slash. `https://h/simple/../private` is `https://h/private/`, not under `https://h/simple/`."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit("@", 1)[-1].lower()
+    path = re.sub("%2e", ".", parts.path, flags=re.IGNORECASE)
+    path = posixpath.normpath(path) if path else "/"
+    return f"{parts.scheme}://{host}{path.rstrip('/')}/"
 
 
 def _literal(host: str) -> Network | None:
@@ -101,8 +114,7 @@ class Allowlist:
         parts = urlsplit(url)
         if parts.scheme not in _PORTS or not parts.hostname:
             return False
-        normal = f"{parts.scheme}://{parts.netloc.lower().rsplit('@', 1)[-1]}{parts.path}"
-        normal = normal.rstrip("/") + "/"
+        normal = normal_url(url)
         host = parts.hostname.lower()
         for entry in self.entries:
             if entry.prefix is not None and normal.startswith(entry.prefix):

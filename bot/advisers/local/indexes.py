@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from bot.advisers.local.egress import DEFAULT_INDEXES, Allowlist
+from bot.advisers.local.egress import DEFAULT_INDEXES, Allowlist, normal_url
 from bot.advisers.local.resolve import Index
 from bot.advisers.local.uv_process import Credentials
 from handlers.adviser import AdviseError
@@ -34,7 +34,7 @@ class IndexCredentials:
     credentials: Credentials
 
     def covers(self, url: str) -> bool:
-        return _normal(url).startswith(_normal(self.prefix))
+        return normal_url(url).startswith(normal_url(self.prefix))
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,6 @@ def rule_index(url: str, policy: IndexPolicy) -> Index:
     """A rule's index (operator-configured): its own user information, else the policy's."""
     bare, given = split_credentials(url)
     return Index(bare, given or policy.credentials_for(bare))
-
-
-def _normal(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1].lower()
-    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}/"
 
 
 def _shown(url: str) -> str:
