@@ -50,7 +50,16 @@ def indexes() -> Iterator[dict[str, PackageIndex]]:
     pypi.add_wheel("torch", "2.5.1", tag=X86, requires=["numpy"])  # PyPI's: CUDA 12 inside
     found["avx2"].add_wheel("tensorflow", "2.15.0+avx2", tag=X86, requires=["numpy"])
     found["avx2"].add_wheel("tensorflow", "2.16.1+avx2", tag=X86, requires=["numpy"])
-    found["cu121"].add_wheel("torch", "2.5.1+cu121", tag="cp311-cp311-linux_x86_64")
+    # As PyTorch's CUDA builds: the CUDA libraries are nvidia-* wheels from the default index,
+    # required on Linux x86-64 only.
+    pypi.add_wheel("nvidia-cuda-runtime-cu12", "12.1.105", tag="py3-none-manylinux1_x86_64")
+    on_linux = 'platform_system == "Linux" and platform_machine == "x86_64"'
+    found["cu121"].add_wheel(
+        "torch",
+        "2.5.1+cu121",
+        tag="cp311-cp311-linux_x86_64",
+        requires=[f"nvidia-cuda-runtime-cu12==12.1.105; {on_linux}"],
+    )
     found["cpu"].add_wheel("torch", "2.5.1+cpu", tag="cp311-cp311-linux_x86_64")
     yield found
     for index in found.values():
@@ -152,8 +161,15 @@ async def test_torch_comes_from_the_index_of_the_node_class_cuda_or_the_cpu_one(
         "index": "pytorch-cu121",
         "version": "==2.5.1+cu121",
     }
+    # The CUDA libraries that build needs are in the lock, from the Pipfile's index.
+    assert gpu.lock["default"]["nvidia-cuda-runtime-cu12"] == {
+        "hashes": sorted(indexes["pypi"].hashes("nvidia-cuda-runtime-cu12", "12.1.105")),
+        "index": "local",
+        "version": "==12.1.105",
+    }
     assert cpu.lock["default"]["torch"]["version"] == "==2.5.1+cpu"
     assert cpu.lock["default"]["torch"]["index"] == "pytorch-cpu"
+    assert set(cpu.lock["default"]) == {"torch"}
     assert any("PyTorch's CPU-only index" in m for m in messages(cpu))
     verified(tmp_path, "gpu", text, gpu)
 
