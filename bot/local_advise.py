@@ -20,6 +20,7 @@ from handlers import render
 from handlers.context import Policy
 from handlers.forge import FileContent
 from handlers.locking import Problems, paths_to_read, plan_locks, read_config
+from handlers.repo_config import CONFIG_PATH
 
 
 def read_checkout(root: Path, paths: Sequence[str]) -> dict[str, FileContent | None]:
@@ -70,8 +71,14 @@ async def advise_checkout(
                 f"no runtime environment named {', '.join(sorted(unknown))} in {path}"
             )
         if node_class is not None:
+            # A checkout without `.thoth.yaml` has one environment, named after its node
+            # class: now the chosen one. Those a `.thoth.yaml` names keep their names.
             chosen = settings.node_classes[node_class]
-            selected = [dataclasses.replace(env, node_class=chosen) for env in selected]
+            named = files.get(CONFIG_PATH) is not None
+            selected = [
+                dataclasses.replace(env, node_class=chosen, name=env.name if named else node_class)
+                for env in selected
+            ]
         async with aiohttp.ClientSession() as session:
             adviser = make_adviser(settings, session, resolve_here=True)
             try:

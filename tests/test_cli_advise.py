@@ -37,6 +37,8 @@ def test_advise_write_locks_a_checkout_as_the_pull_request_would(
     written = advise(checkout, thoth, "--write", "--node-class", "gpu-a100")
     assert written.returncode == 0, written.stderr
     assert "NVIDIA A100-SXM4-40GB" in written.stdout
+    # Without a .thoth.yaml, the one environment is the node class it is locked for.
+    assert "gpu-a100" in written.stdout and "cpu-x86-64-v3" not in written.stdout
     assert os.access(checkout / ".s2i/bin/assemble", os.X_OK)
     assert "THAMOS_RUNTIME_ENVIRONMENT=" in (checkout / ".s2i/environment").read_text()
     assert pipenv_verify(checkout).returncode == 0
