@@ -49,6 +49,15 @@ def tool_bin(name: str, program: str | None = None) -> Path:
 
 def pipenv_verify(project_dir: Path) -> subprocess.CompletedProcess[str]:
     """Run the real `pipenv verify` in `project_dir` (which holds a Pipfile and Pipfile.lock)."""
+    return _pipenv(project_dir, "verify")
+
+
+def pipenv_lock(project_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the real `pipenv lock` in `project_dir` (its virtualenv made inside it)."""
+    return _pipenv(project_dir, "lock", PIPENV_VENV_IN_PROJECT="1")
+
+
+def _pipenv(project_dir: Path, command: str, **more: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(project_dir),
@@ -57,9 +66,10 @@ def pipenv_verify(project_dir: Path) -> subprocess.CompletedProcess[str]:
         "PIPENV_NOSPIN": "1",
         "PIPENV_YES": "1",
         "NO_COLOR": "1",
+        **more,
     }
     return subprocess.run(
-        [str(tool_bin("pipenv")), "verify"],
+        [str(tool_bin("pipenv")), command],
         cwd=project_dir,
         env=env,
         capture_output=True,

@@ -25,6 +25,7 @@ from typing import Any
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
+from bot.advisers.local.direct_first import direct_first
 from bot.advisers.local.indexes import IndexPolicy, rule_index, source_index, split_credentials
 from bot.advisers.local.listing import UnsupportedPython
 from bot.advisers.local.platforms import python_platform
@@ -110,7 +111,19 @@ class LocalAdviser:
             limit=self.limit,
             prereleases=bool(pipfile.data.get("pipenv", {}).get("allow_prereleases")),
         )
-        found = await _resolve_all(self.resolver, wanted, prescription.constraints, target)
+        where = f"Python {python} on {platform}"
+
+        async def solve(constraints: Sequence[str]) -> dict[str, dict[str, Pin]]:
+            """Every section of the Pipfile (`wanted` as it is when called) under constraints."""
+            return await _resolve_all(self.resolver, wanted, constraints, target)
+
+        found = await solve(prescription.constraints)
+        # The Pipfile's own packages at their newest releases that resolve with the rest, as
+        # pipenv prefers them (`direct_first.py`); the later resolutions keep them there.
+        raised = await direct_first(
+            self.resolver, wanted, prescription.constraints, target, found, solve, where
+        )
+        found = raised.found
         # What works together (a framework built against NumPy 1 with NumPy 2; the CUDA
         # libraries a GPU framework needs): the rules on what was resolved. Those that say
         # something are said; those that ask for more (a constraint the resolution broke, an
@@ -119,13 +132,20 @@ class LocalAdviser:
         names = [r.name for r in everything]
         saying = [rule for rule in self.rules if not (rule.constrain or rule.extras)]
         asking = [rule for rule in self.rules if rule.constrain or rule.extras]
-        said = prescribe(saying, node_class, python, names, resolved=resolved)
         asked = prescribe(asking, node_class, python, names, resolved=resolved)
+        floors, raised_guidance = raised.floors, raised.guidance
         if _breaks(asked.constraints, resolved) or _lacks(asked.extras, wanted):
             wanted = _with_extras(wanted, asked.extras)
-            constraints = (*prescription.constraints, *asked.constraints)
-            found = await _resolve_all(self.resolver, wanted, constraints, target)
             prescription = _joined(prescription, asked)
+            try:
+                found = await solve((*prescription.constraints, *floors))
+            except AdviseError as error:  # the raised packages do not fit what the rules ask
+                if error.retryable:
+                    raise
+                found = await solve(prescription.constraints)
+                floors, raised_guidance = (), ()
+        resolved = {key: pin.version for pins in found.values() for key, pin in pins.items()}
+        said = prescribe(saying, node_class, python, names, resolved=resolved)
         prescription = _joined(prescription, said)
         # uv reads only the lower bound of `requires-python`; pip, installing, all of it. A
         # locked version that refuses the node class's Python is excluded, and the stack
@@ -145,13 +165,9 @@ class LocalAdviser:
                     )
                     for name, version, spec in unsupported.pins
                 ]
-                prescription = _joined(
-                    prescription, Prescription(tuple(excluded), (), (), ())
-                )
+                prescription = _joined(prescription, Prescription(tuple(excluded), (), (), ()))
                 try:
-                    found = await _resolve_all(
-                        self.resolver, wanted, prescription.constraints, target
-                    )
+                    found = await solve(prescription.constraints)
                 except AdviseError:
                     raise AdviseError(
                         f"{unsupported}, and no other release of "
@@ -163,7 +179,6 @@ class LocalAdviser:
             raise AdviseError(f"no lock supports Python {python} after {MAX_ROUNDS} rounds")
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
-        where = f"Python {python} on {platform}"
         justification = [
             Guidance(
                 "INFO",
@@ -171,6 +186,7 @@ class LocalAdviser:
                 f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
             *prescription.guidance,
+            *raised_guidance,
             *refused,
             *_compiled_from_source(every_pin, where),
         ]
@@ -385,6 +401,16 @@ def _with_extras(
                 requirement = with_extras(requirement, more)
             changed[section].append(requirement)
     return changed
+
+
+def _without(constraints: Sequence[str], packages: Sequence[str]) -> tuple[str, ...]:
+    """`constraints` but those on `packages`."""
+    names = {canonicalize_name(name) for name in packages}
+    return tuple(
+        line
+        for line in constraints
+        if canonicalize_name(PackagingRequirement(line).name) not in names
+    )
 
 
 def _joined(first: Prescription, then: Prescription) -> Prescription:

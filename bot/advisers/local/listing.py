@@ -16,6 +16,7 @@ import contextlib
 import html.parser
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 from urllib.parse import urldefrag
 
 import aiohttp
@@ -34,7 +35,17 @@ from bot.advisers.local.resolve import Index
 from handlers.adviser import AdviseError
 
 ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
-File = tuple[str, str, str]  # (filename, sha256, requires-python or "")
+
+
+class File(NamedTuple):
+    """One file of a project page."""
+
+    filename: str
+    sha256: str
+    requires_python: str  # "" where the page says nothing
+    yanked: bool = False
+
+
 LISTING_LIMIT = 32 * 1024 * 1024  # bytes of one project page (PyPI's largest are a few MB)
 TIMEOUT = aiohttp.ClientTimeout(total=120, connect=30)
 
@@ -101,7 +112,7 @@ async def every_hash(
                     excluded=every,
                 )
     return {
-        key: tuple(sorted(f"sha256:{digest}" for _, digest, _ in files))
+        key: tuple(sorted(f"sha256:{file.sha256}" for file in files))
         for key, files in zip(wanted, found, strict=True)
     }
 
@@ -126,7 +137,7 @@ def _python_refused(files: Sequence[File], python_version: str, supported: froze
     """The `requires-python` that refuses `python_version` in every file of a version the
     target installs (its wheels for the target, or its sdist), else ""."""
     usable = []
-    for filename, _, requires in files:
+    for filename, _, requires, _ in files:
         found = _identify(filename)
         tags = found[2] if found is not None else None
         if tags is not None and not tags & supported:
@@ -258,7 +269,12 @@ def _json_files(body: bytes | bytearray) -> Iterable[File]:
     for entry in data.get("files", []):
         digest = (entry.get("hashes") or {}).get("sha256")
         if digest and entry.get("filename"):
-            yield str(entry["filename"]), str(digest), str(entry.get("requires-python") or "")
+            yield File(
+                str(entry["filename"]),
+                str(digest),
+                str(entry.get("requires-python") or ""),
+                bool(entry.get("yanked")),
+            )
 
 
 class _Anchors(html.parser.HTMLParser):
@@ -275,7 +291,12 @@ class _Anchors(html.parser.HTMLParser):
         if fragment.startswith("sha256="):
             requires = found.get("data-requires-python") or ""
             self.files.append(
-                (link.rsplit("/", 1)[-1], fragment.removeprefix("sha256="), requires)
+                File(
+                    link.rsplit("/", 1)[-1],
+                    fragment.removeprefix("sha256="),
+                    requires,
+                    "data-yanked" in found,
+                )
             )
 
 
@@ -340,12 +361,52 @@ async def oldest_with_wheel(
     """The oldest final release of `name` with a wheel the node class installs, or None."""
     async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
         files = await _page(session, proxy, listings, name, index)
+    finals = [
+        version
+        for version in installable(files, python_version, python_platform, sdists=False)
+        if not version.is_prerelease
+    ]
+    return str(finals[0]) if finals else None
+
+
+async def releases(
+    wanted: Mapping[str, tuple[str, Index]],
+    *,
+    proxy: str,
+    listings: Listings,
+    python_version: str,
+    python_platform: str | None,
+    sdists: bool,
+) -> dict[str, tuple[str, ...]]:
+    """{key: the releases the node class can install, oldest first} for {key: (name, index)}:
+    a release with a wheel for the target, or an sdist where `sdists` (builds are allowed),
+    that does not refuse the Python and is not yanked. Pre-releases too."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
+        pages = await asyncio.gather(
+            *(_page(session, proxy, listings, name, index) for name, index in wanted.values())
+        )
+    return {
+        key: tuple(str(v) for v in installable(files, python_version, python_platform, sdists))
+        for key, files in zip(wanted, pages, strict=True)
+    }
+
+
+def installable(
+    files: Sequence[File], python_version: str, python_platform: str | None, sdists: bool
+) -> list[Version]:
+    """The versions of a project page that have a file the target installs, oldest first."""
     supported = supported_tags(python_version, python_platform)
-    versions = []
+    by_version: dict[Version, list[File]] = {}
     for file in files:
-        found = _identify(file[0])
-        if found is None or found[2] is None or found[1].is_prerelease:
-            continue  # not a wheel of a final release
-        if found[2] & supported and not _python_refused([file], python_version, supported):
-            versions.append(found[1])
-    return str(min(versions)) if versions else None
+        found = _identify(file.filename)
+        if found is None or file.yanked:
+            continue
+        tags = found[2]
+        if (tags is None and not sdists) or (tags is not None and not tags & supported):
+            continue
+        by_version.setdefault(found[1], []).append(file)
+    return sorted(
+        version
+        for version, usable in by_version.items()
+        if not _python_refused(usable, python_version, supported)
+    )

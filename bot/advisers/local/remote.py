@@ -123,6 +123,13 @@ class RemoteResolver:
         answer = await self._ask(request, target.limit)
         return {key: tuple(found) for key, found in answer["hashes"].items()}
 
+    async def releases(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, tuple[str, ...]]:
+        request = {**_request((), target, ()), "releases": {k: list(v) for k, v in wanted.items()}}
+        answer = await self._ask(request, target.limit)
+        return {key: tuple(found) for key, found in answer["releases"].items()}
+
     async def _ask(self, request: dict[str, Any], limit: float) -> dict[str, Any]:
         """Send `request` to the pool; its answer, once checked to be the answer to it."""
         pool = await self._connect()
@@ -198,6 +205,14 @@ class ResolutionService:
                 }
                 found = await self.resolver.hashes(wanted, target)
                 answer["hashes"] = {key: list(hashes) for key, hashes in found.items()}
+                return answer
+            if "releases" in request:
+                asked = {
+                    str(key): (str(name), int(position))
+                    for key, (name, position) in request["releases"].items()
+                }
+                versions = await self.resolver.releases(asked, target)
+                answer["releases"] = {key: list(found) for key, found in versions.items()}
                 return answer
             pins = await self.resolver(request["requirements"], target, request["constraints"])
         except AdviseError as error:

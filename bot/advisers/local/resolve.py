@@ -17,10 +17,10 @@ import re
 import sys
 import tempfile
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from packaging.utils import canonicalize_name
 
@@ -48,6 +48,7 @@ _NO_TAG = re.compile(
 # uv draws a tree before its messages (a multiplication sign, box-drawing corners, an arrow).
 _DECORATION = re.compile("^[\\s\u00d7\u2570\u2500\u25b6\u2502]+")
 EXCERPT = 1500  # characters of uv's own words quoted to people
+Read = TypeVar("Read")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ class Resolver(Protocol):
         self, wanted: Mapping[str, tuple[str, str, int]], target: Target
     ) -> dict[str, tuple[str, ...]]:
         """Every artifact's sha256 of {key: (name, version, index position)}."""
+        ...
+
+    async def releases(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, tuple[str, ...]]:
+        """The releases the target can install, oldest first, of {key: (name, index position)}."""
         ...
 
     async def close(self) -> None: ...
@@ -146,19 +153,45 @@ class LocalResolver:
         """From the indexes' listings, through the egress proxy (`listing.py`)."""
         from bot.advisers.local.listing import every_hash
 
+        return await self._listings(
+            lambda proxy: every_hash(
+                {
+                    key: (name, version, target.indexes[position])
+                    for key, (name, version, position) in wanted.items()
+                },
+                proxy=proxy,
+                listings=self.listings,
+                python_version=target.python_version,
+                python_platform=target.python_platform,
+            ),
+            target,
+        )
+
+    async def releases(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, tuple[str, ...]]:
+        """From the indexes' listings, through the egress proxy (`listing.py`)."""
+        from bot.advisers.local.listing import releases
+
+        return await self._listings(
+            lambda proxy: releases(
+                {key: (name, target.indexes[position]) for key, (name, position) in wanted.items()},
+                proxy=proxy,
+                listings=self.listings,
+                python_version=target.python_version,
+                python_platform=target.python_platform,
+                sdists=self.runner.may_build,
+            ),
+            target,
+        )
+
+    async def _listings(self, read: Callable[[str], Awaitable[Read]], target: Target) -> Read:
+        """`read(proxy URL)` in a session of the egress proxy that allows the target's indexes;
+        a refused connection is said as a resolution's is."""
         proxy = await self.runner.proxy.start()
         with proxy.session(target.allowlist) as session:
             try:
-                return await every_hash(
-                    {
-                        key: (name, version, target.indexes[position])
-                        for key, (name, version, position) in wanted.items()
-                    },
-                    proxy=proxy.url(session),
-                    listings=self.listings,
-                    python_version=target.python_version,
-                    python_platform=target.python_platform,
-                )
+                return await read(proxy.url(session))
             except AdviseError:
                 if session.refused:
                     raise _failure(Outcome(1, "", tuple(session.refused)), target) from None
