@@ -30,7 +30,10 @@ from test_durability import wait_for
 from test_local_adviser import pipfile
 from test_push import push_payload
 
-from bot.advisers.local.remote import CREDENTIALS, RESOLVER_ACL
+from bot.advisers.local.remote import CREDENTIALS, RESOLVER_ACL, ResolutionService
+from bot.advisers.local.resolve import LocalResolver
+from bot.advisers.local.uv_process import UvRunner
+from bot.config import load_settings
 
 pytestmark = pytest.mark.usefixtures("fakes")
 
@@ -159,3 +162,34 @@ def test_a_resolver_refuses_to_start_with_a_credential(tmp_path: Path) -> None:
         )
         assert result.returncode == 2, result.stderr
         assert f"its environment has {name}. Fix: start it without" in result.stderr
+
+
+async def test_a_resolver_answers_the_listing_and_sdist_questions_of_an_advise(
+    index: PackageIndex, tmp_path: Path
+) -> None:
+    """The requests besides resolutions (the releases a direct package could take; whether an
+    sdist holds code to compile), answered as a resolver answers them, with its own allow-list."""
+    index.add_buildable_sdist("cext", "1.0", sources={"cext/fast.c": b"int f(void);\n"})
+    settings = load_settings(local_config(tmp_path), {})
+    service = ResolutionService(settings, LocalResolver(UvRunner(cache_dir=tmp_path / "uv")))
+    target = {
+        "requirements": [],
+        "constraints": [],
+        "python_version": "3.11",
+        "python_platform": "x86_64-manylinux_2_34",
+        "indexes": [index.simple_url],
+        "pinned": {},
+        "limit": 60,
+    }
+    sdist = f"{index.url}/files/cext-1.0.tar.gz"
+    try:
+        releases = await service.handle({"id": "a", **target, "releases": {"accel": ["accel", 0]}})
+        compiled = await service.handle({"id": "b", **target, "compiled": {"cext": [sdist, 0]}})
+        elsewhere = {**target, "compiled": {"cext": ["http://127.0.0.2:9/x-1.0.tar.gz", 0]}}
+        refused = await service.handle({"id": "c", **elsewhere})
+    finally:
+        await service.resolver.close()
+
+    assert releases["releases"] == {"accel": ["2.0"]} and releases["id"] == "a"
+    assert compiled["compiled"] == {"cext": True}
+    assert refused["compiled"] == {"cext": True}  # not fetched: said as the cautious answer

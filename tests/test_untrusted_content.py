@@ -11,6 +11,8 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from bot.advisers.local import LocalAdviser
 from bot.advisers.local.egress import Allowlist
 from bot.advisers.local.indexes import IndexPolicy
 from bot.advisers.local.rules import parse_rules
+from bot.advisers.local.sdists import member_names
 from bot.outgoing import outgoing_text
 from handlers.adviser import AdviseError, AdviseRequest
 
@@ -261,7 +264,13 @@ async def test_an_allowed_build_runs_in_the_sandbox_and_sees_no_secret(
     jobs = local_bot_with_builds.settings.state_dir / "jobs.sqlite3"  # every delivery held
     key = tmp_path / "app-key.pem"
     port = int(index.url.rsplit(":", 1)[1])
-    index.add_buildable_sdist("nosy", "1.0", files=[str(jobs), str(key)], connect=[port])
+    index.add_buildable_sdist(
+        "nosy",
+        "1.0",
+        files=[str(jobs), str(key)],
+        connect=[port],
+        sources={"nosy/_speedups.c": b"int speedup(void) { return 1; }\n"},
+    )
     repo, installation = new_repo_name("builds")
     before = pipfile(index, 'purelib = "*"')
     github.create_repo(repo, {"Pipfile": before}, installation=installation)
@@ -280,6 +289,24 @@ async def test_an_allowed_build_runs_in_the_sandbox_and_sees_no_secret(
     assert seen, "the build did not run"
     for report in seen:
         assert_sandboxed(report, secrets_in_env, [jobs, key])
+
+
+async def test_a_pure_python_sdist_is_not_warned_as_one_to_compile(
+    index: PackageIndex, uv_cache: None, tmp_path: Path
+) -> None:
+    index.add_buildable_sdist("plainpy", "1.0", sources={"plainpy/util.py": b"X = 1\n"})
+    index.add_buildable_sdist("cython-ext", "1.0", sources={"cython_ext/fast.pyx": b"# cy\n"})
+    adviser = LocalAdviser(indexes=LOOPBACK, builds="isolated", hidden=[tmp_path])
+    try:
+        result = await adviser.advise(request(pipfile(index, 'plainpy = "*"\ncython-ext = "*"')))
+    finally:
+        await adviser.close()
+
+    said = {g.message.split(" has no wheel")[0]: g for g in result.justification}
+    assert said["plainpy 1.0"].type == "INFO"
+    assert "pure Python (no compiler needed)" in said["plainpy 1.0"].message
+    assert said["cython-ext 1.0"].type == "WARNING"
+    assert "will compile it from source" in said["cython-ext 1.0"].message
 
 
 async def test_a_failing_build_in_the_sandbox_leaks_nothing_it_printed(
@@ -558,3 +585,40 @@ def request(text: str) -> AdviseRequest:
 
 
 __all__ = ["advise"]
+
+
+# ---- reading what an index serves --------------------------------------------------------
+
+
+def _tar_gz(members: dict[str, int]) -> bytes:
+    """A .tar.gz whose members are runs of zero bytes of the given sizes, made in chunks (a
+    decompression bomb of hundreds of MiB is a few hundred KiB)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    out = [compressor.compress(b"")]
+    for name, size in members.items():
+        header = tarfile.TarInfo(name)
+        header.size = size
+        out.append(compressor.compress(header.tobuf(format=tarfile.GNU_FORMAT)))
+        zeros = bytes(1 << 20)
+        left = size
+        while left:
+            out.append(compressor.compress(zeros[: min(left, len(zeros))]))
+            left -= min(left, len(zeros))
+        out.append(compressor.compress(bytes(-size % 512)))
+    out.append(compressor.compress(bytes(1024)))
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
+def test_an_sdist_is_read_for_its_file_names_within_bounds() -> None:
+    plain = _tar_gz({"pkg-1.0/pkg/__init__.py": 10, "pkg-1.0/PKG-INFO": 10})
+    assert member_names(plain, "pkg-1.0.tar.gz") == ["pkg-1.0/pkg/__init__.py", "pkg-1.0/PKG-INFO"]
+
+    bomb = _tar_gz({"bomb-1.0/zeros.py": 300 * 1024 * 1024, "bomb-1.0/after.c": 1})
+    assert len(bomb) < 1024 * 1024
+    assert member_names(bomb, "bomb-1.0.tar.gz") is None  # not unpacked past 256 MiB
+
+    many = _tar_gz({f"many-1.0/m{n}.py": 0 for n in range(20_001)})
+    assert member_names(many, "many-1.0.tar.gz") is None
+    assert member_names(b"not an archive", "x-1.0.tar.gz") is None
+    assert member_names(b"PK\x05\x06" + bytes(18), "empty-1.0.zip") == []

@@ -236,13 +236,20 @@ class PackageIndex(ThreadedServer):
         )
 
     def add_buildable_sdist(
-        self, name: str, version: str, *, files: list[str] = (), connect: list[int] = ()
+        self,
+        name: str,
+        version: str,
+        *,
+        files: list[str] = (),
+        connect: list[int] = (),
+        sources: dict[str, bytes] | None = None,
     ) -> Distribution:
         """An sdist with dynamic metadata and its own PEP 517 backend that builds a real wheel.
         Its backend, when it runs, reports what it sees to this index (`reports`): its
         environment, its user, the processes it can see, whether it can read `files` and
         connect to these ports of 127.0.0.1. The report goes out through the HTTP proxy of its
-        environment, as any build's requests would."""
+        environment, as any build's requests would. `sources`: more files in the archive
+        (a C extension's, say)."""
         dist = canonicalize_name(name).replace("-", "_")
         metadata = _metadata(name, version, [], None, "2.1")
         backend = BUILDABLE_BACKEND.format(
@@ -257,6 +264,7 @@ class PackageIndex(ThreadedServer):
         with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
             contents = {"PKG-INFO": metadata.encode(), "pyproject.toml": pyproject}
             contents["backend.py"] = backend
+            contents.update(sources or {})
             for path, data in contents.items():
                 entry = tarfile.TarInfo(f"{dist}-{version}/{path}")
                 entry.size = len(data)

@@ -188,7 +188,7 @@ class LocalAdviser:
             *prescription.guidance,
             *raised_guidance,
             *refused,
-            *_compiled_from_source(every_pin, where),
+            *await _built_from_source(self.resolver, every_pin, target, where),
         ]
         return AdviseResult(
             lock=lock,
@@ -346,9 +346,19 @@ def _section(
     return section
 
 
-def _compiled_from_source(pins: Mapping[str, Pin], where: str) -> list[Guidance]:
-    """A WARNING for each package with no wheel the node class can install (locked only when
-    the operator allows builds): the s2i build will compile it."""
+async def _built_from_source(
+    resolver: Resolver, pins: Mapping[str, Pin], target: Target, where: str
+) -> list[Guidance]:
+    """For each package with no wheel the node class can install (locked only where the
+    operator allows builds): the s2i build builds it, a WARNING where its sdist holds code to
+    compile (`sdists.py`), an INFO where it is pure Python."""
+    built = {key: pin for key, pin in sorted(pins.items()) if not pin.wheels}
+    sdists = {
+        key: (_sdist_url(pin), target.pinned.get(key, 0))
+        for key, pin in built.items()
+        if _sdist_url(pin)
+    }
+    compiles = await resolver.compiled(sdists, target) if sdists else {}
     return [
         Guidance(
             "WARNING",
@@ -356,9 +366,18 @@ def _compiled_from_source(pins: Mapping[str, Pin], where: str) -> list[Guidance]
             "from source, which needs a compiler and its build dependencies in the builder "
             "image, and time.",
         )
-        for pin in sorted(pins.values(), key=lambda pin: canonicalize_name(pin.name))
-        if not pin.wheels
+        if compiles.get(key, True)
+        else Guidance(
+            "INFO",
+            f"{pin.name} {pin.version} has no wheel for {where}: the s2i build builds it from "
+            "its source distribution, which is pure Python (no compiler needed).",
+        )
+        for key, pin in built.items()
     ]
+
+
+def _sdist_url(pin: Pin) -> str:
+    return next((url for url in pin.urls if url.endswith((".tar.gz", ".zip"))), "")
 
 
 def _breaks(constraints: Sequence[str], resolved: Mapping[str, str]) -> bool:

@@ -130,6 +130,13 @@ class RemoteResolver:
         answer = await self._ask(request, target.limit)
         return {key: tuple(found) for key, found in answer["releases"].items()}
 
+    async def compiled(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, bool]:
+        request = {**_request((), target, ()), "compiled": {k: list(v) for k, v in wanted.items()}}
+        answer = await self._ask(request, target.limit)
+        return {key: bool(found) for key, found in answer["compiled"].items()}
+
     async def _ask(self, request: dict[str, Any], limit: float) -> dict[str, Any]:
         """Send `request` to the pool; its answer, once checked to be the answer to it."""
         pool = await self._connect()
@@ -213,6 +220,13 @@ class ResolutionService:
                 }
                 versions = await self.resolver.releases(asked, target)
                 answer["releases"] = {key: list(found) for key, found in versions.items()}
+                return answer
+            if "compiled" in request:
+                sdists = {
+                    str(key): (str(url), int(position))
+                    for key, (url, position) in request["compiled"].items()
+                }
+                answer["compiled"] = await self.resolver.compiled(sdists, target)
                 return answer
             pins = await self.resolver(request["requirements"], target, request["constraints"])
         except AdviseError as error:

@@ -91,6 +91,12 @@ class Resolver(Protocol):
         """The releases the target can install, oldest first, of {key: (name, index position)}."""
         ...
 
+    async def compiled(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, bool]:
+        """Whether each sdist of {key: (URL, index position)} holds code to compile."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -181,6 +187,20 @@ class LocalResolver:
                 python_version=target.python_version,
                 python_platform=target.python_platform,
                 sdists=self.runner.may_build,
+            ),
+            target,
+        )
+
+    async def compiled(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, bool]:
+        """From the names of the files in each sdist (`sdists.py`), through the egress proxy."""
+        from bot.advisers.local.sdists import compiled
+
+        return await self._listings(
+            lambda proxy: compiled(
+                {key: (url, target.indexes[position]) for key, (url, position) in wanted.items()},
+                proxy=proxy,
             ),
             target,
         )
