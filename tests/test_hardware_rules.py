@@ -14,7 +14,7 @@ from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
 from bot.advisers.local import LocalAdviser
 from bot.advisers.local.rules import merge, parse_rules, shipped_rules
 from bot.config import ConfigError, load_settings
-from handlers.adviser import AdviseRequest, AdviseResult, Hardware, NodeClass
+from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Hardware, NodeClass
 
 __all__ = ["uv_cache"]  # the fixture, used here too
 
@@ -172,6 +172,31 @@ async def test_torch_comes_from_the_index_of_the_node_class_cuda_or_the_cpu_one(
     assert set(cpu.lock["default"]) == {"torch"}
     assert any("PyTorch's CPU-only index" in m for m in messages(cpu))
     verified(tmp_path, "gpu", text, gpu)
+
+
+async def test_a_rule_index_that_cannot_be_reached_names_the_rule_and_its_setting(
+    indexes: dict[str, PackageIndex],
+) -> None:
+    """PyTorch's own index, out of the bot's reach (as on this machine): the fix is a mirror."""
+    [down] = parse_rules(
+        [
+            {
+                **_shipped("pytorch-cu121"),
+                "index": {"name": "pytorch-cu121", "url": "http://127.0.0.1:9/cu121"},
+            }
+        ]
+    )
+    with pytest.raises(AdviseError) as caught:
+        await advise(pipfile(indexes["pypi"], 'torch = "*"'), A100, merge(shipped_rules(), [down]))
+
+    assert caught.value.retryable
+    assert str(caught.value) == (
+        "the index of hardware rule 'pytorch-cu121' (http://127.0.0.1:9/cu121) could not be reached"
+    )
+    assert caught.value.fix == (
+        "Ask the bot's operator to point rule 'pytorch-cu121' at a mirror the bot can reach: in "
+        "`adviser.rules`, a rule with id 'pytorch-cu121' and its own `index.url`."
+    )
 
 
 async def test_a_gpu_without_cuda_is_said(indexes: dict[str, PackageIndex], rules) -> None:  # type: ignore[no-untyped-def]

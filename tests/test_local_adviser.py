@@ -313,6 +313,9 @@ async def test_an_unreachable_index_is_worth_another_try(index: PackageIndex) ->
     with pytest.raises(AdviseError) as caught:
         await advise(text)
     assert caught.value.retryable
+    assert str(caught.value) == (
+        "the Pipfile's [[source]] 'local' (http://127.0.0.1:9/simple) could not be reached"
+    )
 
 
 @pytest.fixture

@@ -26,11 +26,20 @@ from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
 from bot.advisers.local.direct_first import direct_first
-from bot.advisers.local.indexes import IndexPolicy, rule_index, source_index, split_credentials
+from bot.advisers.local.indexes import (
+    IndexPolicy,
+    named_unreachable,
+    rule_index,
+    rule_place,
+    source_index,
+    source_place,
+    split_credentials,
+)
 from bot.advisers.local.listing import UnsupportedPython
 from bot.advisers.local.platforms import python_platform
 from bot.advisers.local.requirements import Requirement, requirements, with_extras
 from bot.advisers.local.resolve import LocalResolver, Pin, Resolver, Target
+from bot.advisers.local.rules import Index as RuleIndex
 from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
 from bot.advisers.local.sandbox import Sandbox
 from bot.advisers.local.uv_process import UvRunner
@@ -113,9 +122,21 @@ class LocalAdviser:
         )
         where = f"Python {python} on {platform}"
 
+        # Who set each index, to say which one could not be reached.
+        places = [
+            source_place(source, use)
+            for source, use in zip(pipfile.sources, uses[: len(pipfile.sources)], strict=True)
+        ] + [
+            rule_place(self._rule_of(index), use)
+            for index, use in zip(prescription.indexes, uses[len(pipfile.sources) :], strict=True)
+        ]
+
         async def solve(constraints: Sequence[str]) -> dict[str, dict[str, Pin]]:
             """Every section of the Pipfile (`wanted` as it is when called) under constraints."""
-            return await _resolve_all(self.resolver, wanted, constraints, target)
+            try:
+                return await _resolve_all(self.resolver, wanted, constraints, target)
+            except AdviseError as error:
+                raise named_unreachable(error, places) from None
 
         found = await solve(prescription.constraints)
         # The Pipfile's own packages at their newest releases that resolve with the rest, as
@@ -197,6 +218,10 @@ class LocalAdviser:
             backend=self.name,
             extra={"rules": list(prescription.applied), "packages": len(every_pin)},
         )
+
+    def _rule_of(self, index: RuleIndex) -> str:
+        """The id of the (first) rule that names `index`."""
+        return next((rule.id for rule in self.rules if rule.index == index), index.name)
 
     async def close(self) -> None:
         await self.resolver.close()

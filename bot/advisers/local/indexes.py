@@ -111,3 +111,51 @@ def parse_credentials(
         password = env.get(str(entry["password_env"]), "")
         found.append(IndexCredentials(str(entry["index"]), Credentials(username, password)))
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class Place:
+    """An index of one advise, as people know it: who set it, and the fix when it is down."""
+
+    url: str
+    who: str  # "the Pipfile's [[source]] 'pypi' (https://...)"
+    fix: str
+
+
+def source_place(source: Mapping[str, Any], index: Index) -> Place:
+    return Place(
+        index.url,
+        f"the Pipfile's [[source]] {str(source.get('name'))!r} ({index.url})",
+        "Check that the source's URL is right and that its index is up; thoth-bot tries "
+        "again by itself.",
+    )
+
+
+def rule_place(rule_id: str, index: Index) -> Place:
+    return Place(
+        index.url,
+        f"the index of hardware rule {rule_id!r} ({index.url})",
+        f"Ask the bot's operator to point rule {rule_id!r} at a mirror the bot can reach: in "
+        f"`adviser.rules`, a rule with id {rule_id!r} and its own `index.url`.",
+    )
+
+
+_FETCH = re.compile(r"Failed to fetch: `?([^\s`]+)")
+
+
+def named_unreachable(error: AdviseError, places: Sequence[Place]) -> AdviseError:
+    """`error`, where uv's words say which URL it could not fetch, naming the index that
+    URL belongs to (a Pipfile source or a rule's) and its fix."""
+    found = _FETCH.search(error.detail or "")
+    if not error.retryable or found is None:
+        return error
+    url = normal_url(found[1])
+    for place in places:
+        if url.startswith(normal_url(place.url).rstrip("/") + "/"):
+            return AdviseError(
+                f"{place.who} could not be reached",
+                retryable=True,
+                fix=place.fix,
+                detail=error.detail,
+            )
+    return error
