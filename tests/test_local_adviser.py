@@ -3,6 +3,7 @@ platform against a package index on 127.0.0.1 that serves wheels and sdists the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -390,3 +391,17 @@ def test_thoth_bot_advise_uses_the_embedded_adviser_by_default(
     lock = json.loads((checkout / "Pipfile.lock").read_text())
     assert lock["default"]["accel"]["version"] == "==2.0"
     assert pipenv_verify(checkout).returncode == 0
+
+
+async def test_each_refusal_says_its_one_fix_apart_from_the_message(index: PackageIndex) -> None:
+    s390x = dataclasses.replace(X86, name="mainframe", platform="linux-s390x")
+    undeclared = pipfile(index, 'accel = {version = "*", index = "mirror"}')
+    for text, node_class, fix in (
+        (pipfile(index, 'accel = "*"'), s390x, "Correct the node class, or set THOTH_HOST"),
+        (undeclared, X86, "Add a [[source]] named 'mirror', or use one of local."),
+        ("[packages\n", X86, None),
+    ):
+        with pytest.raises(AdviseError) as caught:
+            await advise(text, node_class)
+        assert "Fix:" not in str(caught.value) and "fix:" not in str(caught.value)
+        assert caught.value.fix and caught.value.fix.startswith(fix or "")

@@ -87,7 +87,7 @@ class LocalAdviser:
         try:
             pipfile = parse_pipfile("Pipfile", request.pipfile)
         except Problem as problem:
-            raise AdviseError(str(problem)) from None
+            raise AdviseError(str(problem), fix=problem.fix) from None
         refused = refused_requirements(pipfile)
         if refused:
             raise AdviseError(
@@ -315,8 +315,9 @@ def _pinned(
         if requirement.index not in names:
             raise AdviseError(
                 f"{requirement.name} asks for index {requirement.index!r}, which the Pipfile "
-                f"does not declare. Fix: add a [[source]] named {requirement.index!r}, or use "
-                f"one of {', '.join(sorted(names))}."
+                "does not declare",
+                fix=f"Add a [[source]] named {requirement.index!r}, or use one of "
+                f"{', '.join(sorted(names))}.",
             )
         if requirement.index != primary:
             pinned[canonicalize_name(requirement.name)] = requirement.index

@@ -17,8 +17,9 @@ def python_platform(node_class: NodeClass) -> str:
     if system.lower() != "linux" or architecture is None:
         raise AdviseError(
             f"node class {node_class.name!r} has platform {node_class.platform!r}; the embedded "
-            "adviser locks for linux-x86_64 and linux-aarch64 nodes. Fix: correct the node "
-            "class, or set THOTH_HOST to a Thoth deployment that knows this platform."
+            "adviser locks for linux-x86_64 and linux-aarch64 nodes",
+            fix="Correct the node class, or set THOTH_HOST to a Thoth deployment that knows "
+            "this platform.",
         )
     major = (node_class.os_version or "").split(".")[0]
     level = MANYLINUX.get(((node_class.os_name or "").lower(), major), DEFAULT_MANYLINUX)

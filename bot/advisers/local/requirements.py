@@ -27,13 +27,17 @@ def requirement(category: str, name: str, spec: Any) -> Requirement:
     if isinstance(spec, str):
         return Requirement(name, name + specifier(spec))
     if not isinstance(spec, Mapping):
-        raise AdviseError(f"[{category}] {name}: cannot read {spec!r} as a requirement")
+        raise AdviseError(
+            f"[{category}] {name}: cannot read {spec!r} as a requirement",
+            fix='Write it as a version string ("==1.2") or a table ({version = "==1.2"}).',
+        )
     unlockable = [key for key in FETCHING_KEYS if spec.get(key)]  # refused before, kept safe
     if unlockable:
         raise AdviseError(
             f"[{category}] {name} is a {unlockable[0]} requirement, which the embedded adviser "
-            "does not lock yet. Fix: publish it to a package index and require it by version, "
-            "or lock this Pipfile with a Thoth deployment (THOTH_HOST)."
+            "does not lock yet",
+            fix="Publish it to a package index and require it by version, or lock this Pipfile "
+            "with a Thoth deployment (THOTH_HOST).",
         )
     extras = tuple(spec.get("extras") or ())
     markers = _markers(spec)
