@@ -22,6 +22,7 @@ CACHE = Path(os.environ.get("THOTH_BOT_TEST_CACHE", ROOT / ".cache"))
 TOOLS = {
     "pipenv": ["pipenv==2026.10.3"],
     "thamos": ["thamos==1.29.1"],
+    "micropipenv": ["micropipenv[toml]==1.10.0"],
 }
 
 
@@ -36,6 +37,24 @@ def tool_venv(name: str) -> Path:
             venv.EnvBuilder(with_pip=True, clear=True).create(target)
             subprocess.run(
                 [str(target / "bin" / "python"), "-m", "pip", "install", "-q", *TOOLS[name]],
+                check=True,
+                stdout=sys.stderr,
+            )
+            marker.write_text(repr(TOOLS[name]))
+    return target
+
+
+def wheelhouse(name: str) -> Path:
+    """A directory of the wheels of tool `name` and what it needs, downloaded on first use, for
+    `pip install --no-index --find-links` where a test must not reach an index."""
+    target = CACHE / "wheels" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    marker = target / ".downloaded"
+    with open(target.parent / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists() or marker.read_text() != repr(TOOLS[name]):
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "-d", str(target), *TOOLS[name]],
                 check=True,
                 stdout=sys.stderr,
             )
