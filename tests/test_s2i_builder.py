@@ -72,12 +72,13 @@ def index() -> Iterator[PackageIndex]:
 
 BUILD = r"""
 set -euo pipefail
+export PIP_CONFIG_FILE=/dev/null  # not this machine's pip configuration
 python3.11 -m venv /opt/app-root
-PIP_CONFIG_FILE=/dev/null /opt/app-root/bin/pip install -q --no-index --find-links /wheels 'micropipenv[toml]'
+/opt/app-root/bin/pip install -q --no-index --find-links /wheels 'micropipenv[toml]'
 mkdir -p /opt/app-root/src
 cd /opt/app-root/src
 export HOME=/opt/app-root/src PATH=/opt/app-root/bin:/stubs:/usr/bin:/bin
-export STI_SCRIPTS_PATH=/usr/libexec/s2i PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1
+export STI_SCRIPTS_PATH=/usr/libexec/s2i PIP_NO_CACHE_DIR=1
 set -a
 . /tmp/src/.s2i/environment
 set +a

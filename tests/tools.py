@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,38 +29,39 @@ TOOLS = {
 
 def tool_venv(name: str) -> Path:
     """The virtualenv holding tool `name`, created on first use."""
-    target = CACHE / "tool-venvs" / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    marker = target / ".installed"
-    with open(target.parent / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not marker.exists() or marker.read_text() != repr(TOOLS[name]):
-            venv.EnvBuilder(with_pip=True, clear=True).create(target)
-            subprocess.run(
-                [str(target / "bin" / "python"), "-m", "pip", "install", "-q", *TOOLS[name]],
-                check=True,
-                stdout=sys.stderr,
-            )
-            marker.write_text(repr(TOOLS[name]))
-    return target
+
+    def create(target: Path) -> None:
+        venv.EnvBuilder(with_pip=True, clear=True).create(target)
+        _run([str(target / "bin" / "python"), "-m", "pip", "install", "-q", *TOOLS[name]])
+
+    return _made_once(CACHE / "tool-venvs" / name, name, create)
 
 
 def wheelhouse(name: str) -> Path:
     """A directory of the wheels of tool `name` and what it needs, downloaded on first use, for
     `pip install --no-index --find-links` where a test must not reach an index."""
-    target = CACHE / "wheels" / name
+
+    def download(target: Path) -> None:
+        _run([sys.executable, "-m", "pip", "download", "-q", "-d", str(target), *TOOLS[name]])
+
+    return _made_once(CACHE / "wheels" / name, name, download)
+
+
+def _made_once(target: Path, name: str, make: Callable[[Path], None]) -> Path:
+    """`target`, made by `make` unless it was made for the same TOOLS entry (a file lock keeps
+    parallel test processes from making it twice)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    marker = target / ".downloaded"
+    marker = target / ".made"
     with open(target.parent / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists() or marker.read_text() != repr(TOOLS[name]):
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "-d", str(target), *TOOLS[name]],
-                check=True,
-                stdout=sys.stderr,
-            )
+            make(target)
             marker.write_text(repr(TOOLS[name]))
     return target
+
+
+def _run(command: list[str]) -> None:
+    subprocess.run(command, check=True, stdout=sys.stderr)
 
 
 def tool_bin(name: str, program: str | None = None) -> Path:

@@ -119,23 +119,28 @@ class RemoteResolver:
     async def hashes(
         self, wanted: Mapping[str, tuple[str, str, int]], target: Target
     ) -> dict[str, tuple[str, ...]]:
-        request = {**_request((), target, ()), "hashes": {k: list(v) for k, v in wanted.items()}}
-        answer = await self._ask(request, target.limit)
-        return {key: tuple(found) for key, found in answer["hashes"].items()}
+        found = await self._question("hashes", wanted, target)
+        return {key: tuple(hashes) for key, hashes in found.items()}
 
     async def releases(
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, tuple[str, ...]]:
-        request = {**_request((), target, ()), "releases": {k: list(v) for k, v in wanted.items()}}
-        answer = await self._ask(request, target.limit)
-        return {key: tuple(found) for key, found in answer["releases"].items()}
+        found = await self._question("releases", wanted, target)
+        return {key: tuple(versions) for key, versions in found.items()}
 
     async def compiled(
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, bool]:
-        request = {**_request((), target, ()), "compiled": {k: list(v) for k, v in wanted.items()}}
+        found = await self._question("compiled", wanted, target)
+        return {key: bool(compiles) for key, compiles in found.items()}
+
+    async def _question(
+        self, kind: str, wanted: Mapping[str, tuple[Any, ...]], target: Target
+    ) -> dict[str, Any]:
+        """A question on the index listings or files ({key: its arguments}); its answers."""
+        request = {**_request((), target, ()), kind: {k: list(v) for k, v in wanted.items()}}
         answer = await self._ask(request, target.limit)
-        return {key: bool(found) for key, found in answer["compiled"].items()}
+        return dict(answer[kind])
 
     async def _ask(self, request: dict[str, Any], limit: float) -> dict[str, Any]:
         """Send `request` to the pool; its answer, once checked to be the answer to it."""
