@@ -173,10 +173,40 @@ class Refusal:
         return f"{self.host}:{self.port} (not on the index allow-list)"
 
 
+class _Names:
+    """Host names to addresses, each looked up once while it is fresh (DNS_TTL) and one lookup
+    at a time per name: a resolution opens many connections at once to the same few hosts, and
+    a burst of lookups can make a name server drop some (each then waits out a 5 s retry)."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, int], tuple[float, list[Address]]] = {}
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+
+    async def addresses(self, host: str, port: int) -> list[Address]:
+        key = (host, port)
+        loop = asyncio.get_running_loop()
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            found = self._found.get(key)
+            if found is not None and found[0] > loop.time():
+                return found[1]
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+            if len(self._found) >= DNS_ENTRIES:
+                self._found.clear()
+                self._locks = {k: lock for k, lock in self._locks.items() if lock.locked()}
+            self._found[key] = (loop.time() + DNS_TTL, addresses)
+            return addresses
+
+
+DNS_TTL = 30.0  # seconds an address found is used for new connections
+DNS_ENTRIES = 1024
+
+
 class EgressProxy:
     """An allow-listing HTTP proxy on 127.0.0.1; start() once, then open a session per run."""
 
     def __init__(self) -> None:
+        self._names = _Names()
         self._sessions: dict[str, Session] = {}
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
@@ -289,9 +319,7 @@ class EgressProxy:
         if literal is not None:  # an address already: nothing to resolve
             addresses: list[Address] = [literal.network_address]
         else:
-            loop = asyncio.get_running_loop()
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+            addresses = await self._names.addresses(host, port)
         allowed = [address for address in addresses if allowlist.allows_address(host, address)]
         if not allowed:
             session.refused.append(Refusal(host, port, str(addresses[0]) if addresses else None))
