@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import html.parser
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,13 +23,7 @@ from urllib.parse import urldefrag
 import aiohttp
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from bot.advisers.local.resolve import Index
@@ -104,7 +99,8 @@ async def every_hash(
                     page = await _page(session, proxy, listings, name, index)
                     every += [
                         f"{name}!={version}"
-                        for version in _refusing_versions(page, python_version, supported)
+                        for version, files in sorted(page.by_version.items())
+                        if _python_refused(files, python_version, supported)
                     ]
                 raise UnsupportedPython(
                     [(name, version, spec) for name, version, spec, _ in refused],
@@ -117,32 +113,15 @@ async def every_hash(
     }
 
 
-def _refusing_versions(
-    page: Sequence[File], python_version: str, supported: frozenset[Tag]
-) -> list[str]:
-    """The versions on a project `page` whose installable files all refuse the Python."""
-    by_version: dict[str, list[File]] = {}
-    for file in page:
-        found = _identify(file[0])
-        if found is not None:
-            by_version.setdefault(str(found[1]), []).append(file)
-    return sorted(
-        version
-        for version, files in by_version.items()
-        if _python_refused(files, python_version, supported)
-    )
-
-
 def _python_refused(files: Sequence[File], python_version: str, supported: frozenset[Tag]) -> str:
     """The `requires-python` that refuses `python_version` in every file of a version the
     target installs (its wheels for the target, or its sdist), else ""."""
     usable = []
-    for filename, _, requires, _ in files:
-        found = _identify(filename)
-        tags = found[2] if found is not None else None
+    for file in files:
+        tags = _tags(file.filename)
         if tags is not None and not tags & supported:
             continue  # a wheel for another Python or platform
-        usable.append(requires)
+        usable.append(file.requires_python)
     python = Version(python_version)
     refusing = []
     for requires in usable:
@@ -162,16 +141,16 @@ class Listings:
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
-        self._pages: dict[tuple[str, str], tuple[float, list[File]]] = {}
+        self._pages: dict[tuple[str, str], tuple[float, Page]] = {}
 
-    def get(self, key: tuple[str, str]) -> list[File] | None:
+    def get(self, key: tuple[str, str]) -> Page | None:
         found = self._pages.get(key)
         if found is None or found[0] < time.monotonic():
             self._pages.pop(key, None)
             return None
         return found[1]
 
-    def put(self, key: tuple[str, str], files: list[File], control: str) -> None:
+    def put(self, key: tuple[str, str], page: Page, control: str) -> None:
         directives = {part.strip().split("=")[0].lower(): part for part in control.split(",")}
         if "no-store" in directives or "no-cache" in directives or "private" in directives:
             return
@@ -183,24 +162,43 @@ class Listings:
             return
         if len(self._pages) >= self.size:
             self._pages.pop(next(iter(self._pages)))
-        self._pages[key] = (time.monotonic() + min(age, MAX_AGE), files)
+        self._pages[key] = (time.monotonic() + min(age, MAX_AGE), page)
 
 
 MAX_AGE = 600.0  # seconds a project page is reused at most (PyPI's own max-age)
 DEFAULT_AGE = 60.0  # where the index says nothing
 
 
+class Page:
+    """A project's index listing: the files of each of its releases."""
+
+    def __init__(self, name: str, files: Iterable[File]) -> None:
+        self.by_version: dict[Version, list[File]] = {}
+        project = canonicalize_name(name)
+        for file in files:
+            found = _name_and_version(file.filename)
+            if found is not None and found[0] == project:
+                self.by_version.setdefault(found[1], []).append(file)
+
+    def files_of(self, version: str) -> list[File]:
+        try:
+            return self.by_version.get(Version(version), [])
+        except InvalidVersion:
+            return []
+
+
 async def _page(
     session: aiohttp.ClientSession, proxy: str, listings: Listings, name: str, index: Index
-) -> list[File]:
-    """Every file of `name` in its index listing (read once while it may be reused)."""
+) -> Page:
+    """`name`'s index listing (read once while it may be reused)."""
     url = index.url.rstrip("/") + f"/{canonicalize_name(name)}/"
     key = (url, index.credentials.username if index.credentials else "")
-    files = listings.get(key)
-    if files is None:
+    page = listings.get(key)
+    if page is None:
         control, files = await _read(session, proxy, url, name, index)
-        listings.put(key, files, control)
-    return files
+        page = Page(name, files)
+        listings.put(key, page, control)
+    return page
 
 
 async def _version_files(
@@ -212,8 +210,7 @@ async def _version_files(
     index: Index,
 ) -> list[File]:
     """The files of `name` `version` in its index listing."""
-    files = await _page(session, proxy, listings, name, index)
-    files = [file for file in files if _of(file[0], name, version)]
+    files = (await _page(session, proxy, listings, name, index)).files_of(version)
     if not files:
         raise AdviseError(
             f"the index listing of {name} gives no sha256 for version {version}",
@@ -306,28 +303,31 @@ def _html_files(text: str) -> list[File]:
     return anchors.files
 
 
-def _identify(filename: str) -> tuple[str, Version, frozenset[Tag] | None] | None:
-    """(canonical name, version, its tags, None for an sdist) of a wheel or sdist filename;
-    None for anything else."""
+def _name_and_version(filename: str) -> tuple[str, Version] | None:
+    """(canonical name, version) of a wheel or sdist filename; None for anything else. Read
+    by splitting, not by parsing the wheel's tags: a page lists tens of thousands of files."""
     try:
         if filename.endswith(".whl"):
-            name, version, _, tags = parse_wheel_filename(filename)
-            return name, version, tags
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return name, version, None
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        pass
-    return None
+            name, version = filename.split("-")[:2]
+        elif filename.endswith((".tar.gz", ".zip")):
+            stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
+            name, _, version = stem.rpartition("-")
+        else:
+            return None
+        return canonicalize_name(name), Version(version)
+    except (ValueError, InvalidVersion):
+        return None
 
 
-def _of(filename: str, name: str, version: str) -> bool:
-    """Whether `filename` is a wheel or sdist of `name` at `version`."""
-    found = _identify(filename)
+@functools.lru_cache(maxsize=65536)
+def _tags(filename: str) -> frozenset[Tag] | None:
+    """A wheel's tags (an empty set for a wheel whose name cannot be read); None for an sdist."""
+    if not filename.endswith(".whl"):
+        return None
     try:
-        return found is not None and found[:2] == (canonicalize_name(name), Version(version))
-    except InvalidVersion:
-        return False
+        return parse_wheel_filename(filename)[3]
+    except (InvalidWheelFilename, InvalidVersion):
+        return frozenset()
 
 
 def supported_tags(python_version: str, python_platform: str | None) -> frozenset[Tag]:
@@ -360,10 +360,10 @@ async def oldest_with_wheel(
 ) -> str | None:
     """The oldest final release of `name` with a wheel the node class installs, or None."""
     async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
-        files = await _page(session, proxy, listings, name, index)
+        page = await _page(session, proxy, listings, name, index)
     finals = [
         version
-        for version in installable(files, python_version, python_platform, sdists=False)
+        for version in installable(page, python_version, python_platform, sdists=False)
         if not version.is_prerelease
     ]
     return str(finals[0]) if finals else None
@@ -386,27 +386,25 @@ async def releases(
             *(_page(session, proxy, listings, name, index) for name, index in wanted.values())
         )
     return {
-        key: tuple(str(v) for v in installable(files, python_version, python_platform, sdists))
-        for key, files in zip(wanted, pages, strict=True)
+        key: tuple(str(v) for v in installable(page, python_version, python_platform, sdists))
+        for key, page in zip(wanted, pages, strict=True)
     }
 
 
 def installable(
-    files: Sequence[File], python_version: str, python_platform: str | None, sdists: bool
+    page: Page, python_version: str, python_platform: str | None, sdists: bool
 ) -> list[Version]:
-    """The versions of a project page that have a file the target installs, oldest first."""
+    """The versions on a project page that have a file the target installs, oldest first."""
     supported = supported_tags(python_version, python_platform)
-    by_version: dict[Version, list[File]] = {}
-    for file in files:
-        found = _identify(file.filename)
-        if found is None or file.yanked:
-            continue
-        tags = found[2]
-        if (tags is None and not sdists) or (tags is not None and not tags & supported):
-            continue
-        by_version.setdefault(found[1], []).append(file)
-    return sorted(
-        version
-        for version, usable in by_version.items()
-        if not _python_refused(usable, python_version, supported)
-    )
+    found = []
+    for version, files in page.by_version.items():
+        usable = [
+            file
+            for file in files
+            if not file.yanked
+            for tags in [_tags(file.filename)]
+            if (tags is None and sdists) or (tags is not None and tags & supported)
+        ]
+        if usable and not _python_refused(usable, python_version, supported):
+            found.append(version)
+    return sorted(found)
