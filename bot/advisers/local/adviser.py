@@ -265,8 +265,12 @@ async def _resolve_all(
         return await resolver([r.line for r in section], target, constraints)
 
     names = list(wanted)
-    results = await asyncio.gather(*(solve(wanted[name], rules) for name in names))
-    found = dict(zip(names, results, strict=True))
+    try:
+        async with asyncio.TaskGroup() as group:  # one fails: the others are cancelled, uv killed
+            tasks = [group.create_task(solve(wanted[name], rules)) for name in names]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    found = {name: task.result() for name, task in zip(names, tasks, strict=True)}
     default = found["default"]
     within = [*rules, *(f"{pin.name}=={pin.version}" for pin in default.values())]
     for name in names[1:]:
