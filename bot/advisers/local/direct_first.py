@@ -5,9 +5,10 @@ uv decides packages in the order it meets them, and moves a package that keeps c
 the front: on `numpy` + `tensorflow<2.14` it takes the newest NumPy first, which leaves
 TensorFlow 2.11 where pipenv locks 2.13. After uv's resolution, each direct package that an
 installable newer release could replace (read from its index listing) is raised: the newest
-release is tried as a floor (`tensorflow>=2.13.1`), then the releases in between by bisection
-(whether a floor resolves only grows as the floor falls). A package raised, or found at its
-best, keeps its floor while the next one is tried, so an earlier choice is never undone.
+release is tried as a floor (`tensorflow>=2.13.1`), then the release right after the pin, then
+the releases in between by bisection (whether a floor resolves only grows as the floor falls).
+A package raised, or found at its best, keeps its floor while the next one is tried, so an
+earlier choice is never undone.
 
 The order: packages the Pipfile constrains (`tensorflow = "<2.14"`) before the ones it takes
 at any version (`numpy = "*"`), then the Pipfile's order. What stays below its newest
@@ -79,7 +80,9 @@ async def direct_first(
                     high = probe
                 else:
                     low, found = probe, raised
-                probe = (low + high) // 2
+                # Then the next release after the pin: where another package caps this one just
+                # above its pin (the usual reason), that ends the search in two resolutions.
+                probe = 0 if (low, high) == (-1, len(newer) - 1) else (low + high) // 2
             cut = cut or high - low > 1
             pin = found[section][key]
             best = newer[-1]
