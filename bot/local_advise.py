@@ -7,6 +7,7 @@ prints the guidance and, with `--write`, writes exactly the files the merge requ
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -20,13 +21,14 @@ from handlers import render
 from handlers.context import Policy
 from handlers.forge import FileContent
 from handlers.locking import Problems, paths_to_read, plan_locks, read_config
+from handlers.problems import Problem
 from handlers.repo_config import CONFIG_PATH
 
 
 def read_checkout(root: Path, paths: Sequence[str]) -> dict[str, FileContent | None]:
     files: dict[str, FileContent | None] = {}
     for path in paths:
-        target = root / path
+        target = inside(root, path)
         files[path] = (
             FileContent(
                 target.read_text(encoding="utf-8"), executable=bool(target.stat().st_mode & 0o111)
@@ -35,6 +37,41 @@ def read_checkout(root: Path, paths: Sequence[str]) -> dict[str, FileContent | N
             else None
         )
     return files
+
+
+def inside(root: Path, relative: str) -> Path:
+    """`root / relative`, refused (`Problems`) where it would leave `root`: an absolute path,
+    `..`, or a symbolic link on the way (the checkout may be a stranger's)."""
+    parts = Path(relative).parts
+    if Path(relative).is_absolute() or ".." in parts:
+        raise Problems([_outside(relative, "is not a path inside the checkout")])
+    current = root
+    for part in parts:
+        current = current / part
+        if current.is_symlink():
+            shown = current.relative_to(root).as_posix()
+            raise Problems([_outside(shown, "is a symbolic link")])
+    return current
+
+
+def _outside(path: str, why: str) -> Problem:
+    return Problem(
+        path,
+        f"{why}: thoth-bot reads and writes only regular files inside the checkout",
+        fix="Replace the link with the file itself, or remove it.",
+    )
+
+
+def write_file(root: Path, relative: str, content: FileContent) -> None:
+    """Write one file of the plan inside `root`: never through a symbolic link."""
+    target = inside(root, relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    inside(root, relative)  # no link appeared among the directories just made
+    mode = 0o755 if content.executable else 0o644
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    with os.fdopen(os.open(target, flags, mode), "w", encoding="utf-8") as file:
+        os.fchmod(file.fileno(), mode)
+        file.write(content.text)
 
 
 async def advise_checkout(
@@ -58,8 +95,8 @@ async def advise_checkout(
     if node_class is not None and node_class not in settings.node_classes:
         known = ", ".join(sorted(settings.node_classes))
         raise ConfigError(f"unknown node class {node_class!r}. Fix: use one of {known}.")
-    files = read_checkout(root, paths_to_read())
     try:
+        files = read_checkout(root, paths_to_read())
         config = read_config(files, policy)
         files.update(read_checkout(root, [p for p in paths_to_read(config) if p not in files]))
         selected = [
@@ -94,19 +131,24 @@ async def advise_checkout(
             finally:
                 await adviser.close()
     except Problems as failure:
-        for problem in failure.problems:
-            print(f"{problem.where}: {problem.message}\n  fix: {problem.fix}", file=sys.stderr)
-            if problem.detail:
-                print(textwrap.indent(problem.detail, "  | "), file=sys.stderr)
+        report(failure)
         return 1
     print(render.guidance_comment(plan).split("\n", 1)[1])
     if not plan.files:
         print("Everything is up to date.")
     for relative, content in sorted(plan.files.items()):
         if write:
-            target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content.text, encoding="utf-8")
-            target.chmod(0o755 if content.executable else 0o644)
+            try:
+                write_file(root, relative, content)
+            except Problems as failure:
+                report(failure)
+                return 1
         print(f"{'wrote' if write else 'would write'} {relative}")
     return 0
+
+
+def report(failure: Problems) -> None:
+    for problem in failure.problems:
+        print(f"{problem.where}: {problem.message}\n  fix: {problem.fix}", file=sys.stderr)
+        if problem.detail:
+            print(textwrap.indent(problem.detail, "  | "), file=sys.stderr)

@@ -6,7 +6,7 @@ refusal; the others get an `eyes` reaction at once and one reply with what each 
 
 from __future__ import annotations
 
-from handlers import commands, render
+from handlers import commands, limits, render
 from handlers.context import Context
 from handlers.events import CommentEvent
 
@@ -32,12 +32,26 @@ async def on_comment(event: CommentEvent, ctx: Context) -> None:
     await forge.react(repo, event.number, event.comment_id, "eyes")
     request = await forge.merge_request(repo, event.number)
     answers = []
-    for command in commands.parse_commands(event.body):
+    found = commands.parse_commands(event.body)
+    if len(found) > limits.COMMANDS:
+        skipped = found[limits.COMMANDS :]
+        found = found[: limits.COMMANDS]
+    else:
+        skipped = []
+    for command in found:
         problem = commands.check(command)
         if problem is not None:
             answers.append((command.line, f"{problem}\n\n{commands.HELP}"))
             continue
         answers.append(
             (command.line, await commands.COMMANDS[command.name](ctx, event, request, command))
+        )
+    if skipped:
+        answers.append(
+            (
+                skipped[0].line,
+                f"Not run, nor the {len(skipped) - 1} `/thoth` line(s) after it: thoth-bot runs "
+                f"at most {limits.COMMANDS} commands of one comment. Post the others in another.",
+            )
         )
     await forge.create_comment(repo, event.number, render.command_reply(login, answers))

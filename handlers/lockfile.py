@@ -15,7 +15,9 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from handlers import limits
 from handlers.pipfile import Pipfile
+from handlers.problems import Problem
 
 PIPFILE_SPEC = 6  # plette's PIPFILE_SPEC_CURRENT
 
@@ -68,14 +70,16 @@ def encode_lock(lock: Mapping[str, Any]) -> str:
 def parse_lock(path: str, text: str) -> dict[str, Any] | None:
     """The lock in `text` (the file at `path`); None when it is empty or unreadable.
 
-    A broken lock is not a problem for the bot: it is replaced by the new one.
+    A broken lock is not a problem for the bot: it is replaced by the new one. So is one over
+    the size limit, unread, or nested past any real lock's depth.
     """
     text = text.removeprefix("\ufeff")  # pipenv reads locks as utf-8-sig
-    if not text.strip():
+    if not text.strip() or len(text) > limits.LOCK_BYTES:
         return None
     try:
         data = json.loads(text)
-    except ValueError:
+        limits.check_depth(path, data)
+    except (ValueError, RecursionError, Problem):
         return None
     return data if isinstance(data, dict) else None
 

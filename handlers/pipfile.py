@@ -20,6 +20,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from handlers import limits
 from handlers.problems import Problem
 
 # pipenv's default index when a Pipfile has no [[source]] (plette's DEFAULT_SOURCE_TOML).
@@ -102,13 +103,22 @@ def parse_pipfile(path: str, text: str) -> Pipfile:
             fix="Save the Pipfile as UTF-8 without a byte-order mark (BOM).",
             line=1,
         )
+    limits.check_size(path, text, limits.PIPFILE_BYTES)
     # pipenv opens the Pipfile in text mode: universal newlines.
     normalized = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         data = tomllib.loads(normalized)
     except tomllib.TOMLDecodeError as error:
         raise _toml_problem(path, normalized, error) from None
+    except RecursionError:  # arrays nested thousands deep
+        raise limits.too_deep(path) from None
+    limits.check_depth(path, data)
     _validate(path, normalized, data)
+    categories = [name for name in data if name not in NON_CATEGORY_SECTIONS - LOCK_SECTION.keys()]
+    limits.check_count(path, "package categories", len(categories), limits.CATEGORIES)
+    for name in categories:
+        if isinstance(data[name], dict):
+            limits.check_count(path, f"packages in [{name}]", len(data[name]), limits.PACKAGES)
     return Pipfile(
         path=path,
         text=text,

@@ -7,12 +7,14 @@ what the bot accepts) and every error names the line and the fix.
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from handlers import limits
 from handlers.adviser import NodeClass
 from handlers.problems import Problem
 from handlers.yaml_source import (
@@ -153,8 +155,15 @@ def load_repo_config(
             "(see https://github.com/thoth-station/thamos#configuration).",
         )
     manager = _manager_options(source)
-    overlays_dir = data.get("overlays_dir") or None
+    overlays_dir = _overlays_dir(source)
     entries = data["runtime_environments"]
+    limits.check_count(
+        CONFIG_PATH,
+        "runtime environments",
+        len(entries),
+        limits.RUNTIME_ENVIRONMENTS,
+        line=source.line(["runtime_environments"]),
+    )
     _check_unique_names(source, entries)
     environments = []
     for index, entry in enumerate(entries if overlays_dir else entries[:1]):
@@ -182,7 +191,9 @@ def load_repo_config(
 
 
 def _parse(text: str) -> YamlSource:
+    limits.check_size(CONFIG_PATH, text, limits.CONFIG_BYTES)
     try:
+        _check_tokens(text)
         source = YamlSource(text)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
@@ -200,6 +211,48 @@ def _parse(text: str) -> YamlSource:
             fix="Start from `thamos config` or the example in the thoth-bot user guide.",
         )
     return source
+
+
+def _check_tokens(text: str) -> None:
+    """Refuse, before anything is built from them, YAML anchors and aliases (a few hundred
+    bytes of aliases expand to gigabytes) and nesting past the limit: one linear pass over the
+    tokens."""
+    depth = 0
+    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+               yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)  # fmt: skip
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            raise Problem(
+                CONFIG_PATH,
+                "uses a YAML anchor or alias (`&name`, `*name`), which thoth-bot does not read",
+                line=token.start_mark.line + 1,
+                fix="Write the values out in full: .thoth.yaml is small enough without them.",
+            )
+        depth += isinstance(token, opening)
+        depth -= isinstance(token, closing)
+        if depth > limits.DEPTH:
+            raise limits.too_deep(CONFIG_PATH)
+
+
+_DIRECTORY = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?")
+
+
+def _overlays_dir(source: YamlSource) -> str | None:
+    """`overlays_dir`, a relative path inside the repository (or None)."""
+    value = source.data.get("overlays_dir") or None
+    if value is None:
+        return None
+    parts = value.rstrip("/").split("/")
+    if not _DIRECTORY.fullmatch(value) or ".." in parts or "." in parts:
+        raise Problem(
+            CONFIG_PATH,
+            f"overlays_dir {value!r} is not a relative path inside the repository",
+            line=source.line(["overlays_dir"]),
+            fix="Name a directory of the repository, such as `overlays`: letters, digits, "
+            "`.`, `_`, `-` and `/`, without `..`, `.` or a leading `/`.",
+        )
+    return value.rstrip("/")
 
 
 def _manager_options(source: YamlSource) -> dict[str, Any]:
