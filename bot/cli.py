@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--forge", choices=("github", "gitlab"), default="github")
     replay.add_argument("--url", default="http://127.0.0.1:8080")
     replay.add_argument("--delivery")
+    replay.add_argument(
+        "--again",
+        action="store_true",
+        help="a deliberate replay of a body the bot already ran (a marked, re-signed copy)",
+    )
     replay.add_argument("--config")
     replay.set_defaults(run=_replay)
 
@@ -174,6 +179,7 @@ def _replay(args: argparse.Namespace) -> int:
             forge=args.forge,
             url=args.url,
             delivery=args.delivery,
+            again=args.again,
         )
     )
 

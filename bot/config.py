@@ -92,6 +92,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "rules": {"type": "array", "items": RULE_SCHEMA},
                 "indexes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 "builds": {"enum": ["off", "isolated"]},
+                "resolutions": {"type": "integer", "minimum": 1},
                 "credentials": {
                     "type": "array",
                     "items": {
@@ -129,6 +130,9 @@ class GitLabSettings:
     token: str
     webhook_secret: str | None
     signing_token: str | None = None
+    # A system hook's own secret token: then system hooks carry it, and project hooks (whose
+    # token every project maintainer who added one knows) cannot pass for system hooks.
+    system_hook_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,7 @@ class Settings:
     index_policy: IndexPolicy = field(default_factory=IndexPolicy)
     # `isolated`: a package with no wheel is built, in the sandbox only (SPEC §10).
     builds: str = "off"
+    resolutions: int = 2  # uv processes at once in this process (adviser.resolutions)
     # What a build must never see: the state directory, the App's key file.
     secret_paths: tuple[Path, ...] = ()
 
@@ -182,6 +187,7 @@ def secrets_of(settings: Settings) -> list[str | None]:
         gitlab and gitlab.token,
         gitlab and gitlab.webhook_secret,
         gitlab and gitlab.signing_token,
+        gitlab and gitlab.system_hook_secret,
         settings.thoth_token,
         _url_password(settings.redis_url),
         *(entry.credentials.password for entry in settings.index_policy.credentials),
@@ -264,6 +270,7 @@ def load_settings(
         # Where resolutions run here (the embedded mode), builds need the sandbox here; in the
         # distributed mode they run on `thoth-bot resolver`, which checks for itself.
         builds=_builds(adviser.get("builds", "off"), locally=not env.get("REDIS_URL")),
+        resolutions=int(adviser.get("resolutions") or os.cpu_count() or 2),
         secret_paths=(state_dir, *((Path(key_path),) if key_path else ())),
     )
 
@@ -412,6 +419,7 @@ def gitlab_settings(env: Mapping[str, str]) -> GitLabSettings | None:
         token=token,
         webhook_secret=env.get("GITLAB_WEBHOOK_SECRET") or None,
         signing_token=signing,
+        system_hook_secret=env.get("GITLAB_SYSTEM_HOOK_SECRET") or None,
     )
 
 

@@ -10,15 +10,26 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import orjson
 
 from bot.signing import standard_webhook_headers
 
 
 async def replay(
-    file: str, *, event: str, forge: str = "github", url: str, delivery: str | None = None
+    file: str,
+    *,
+    event: str,
+    forge: str = "github",
+    url: str,
+    delivery: str | None = None,
+    again: bool = False,
 ) -> int:
+    """Send `file` as a delivery. A bot runs a signed body once: `again` sends a copy marked as
+    a deliberate replay (a `thoth_bot_replay` key with a new id), signed anew."""
     body = Path(file).read_bytes()
     delivery = delivery or str(uuid.uuid4())
+    if again:
+        body = orjson.dumps({**orjson.loads(body), "thoth_bot_replay": str(uuid.uuid4())})
     headers = {"Content-Type": "application/json"}
     if forge == "github":
         headers["X-GitHub-Event"] = event

@@ -41,6 +41,7 @@ SECRET_KEYS = {
     "GITLAB_TOKEN": "gitlab-token",
     "GITLAB_WEBHOOK_SECRET": "gitlab-webhook-secret",
     "GITLAB_WEBHOOK_SIGNING_TOKEN": "gitlab-webhook-signing-token",
+    "GITLAB_SYSTEM_HOOK_SECRET": "gitlab-system-hook-secret",
     "THOTH_TOKEN": "thoth-token",
     "REDIS_PASSWORD": "redis-password",  # for $(REDIS_PASSWORD) in REDIS_URL
 }

@@ -49,12 +49,13 @@ async def test_the_first_delivery_of_an_unknown_project_onboards_it_once(
     # Later deliveries, and a restarted bot (same state directory), do not onboard again.
     await bot.close()
     again = await BotUnderTest.from_env(env).start()
+    later = gitlab_payloads.merge_request(gitlab, path, mr.iid, action="update")
     try:
-        status, _ = await again.deliver_gitlab("Merge Request Hook", payload)
+        status, _ = await again.deliver_gitlab("Merge Request Hook", later)
         await again.settle()
     finally:
         await again.close()
-    assert status == 202  # the merge request's own delivery: a new one
+    assert status == 202  # the merge request's own later delivery: a new one
     assert len(gitlab.merge_requests(path, "opened")) == 2
 
 

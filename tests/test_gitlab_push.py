@@ -101,9 +101,12 @@ async def test_a_retried_delivery_does_nothing_twice(bot: BotUnderTest, gitlab: 
     mark = len(gitlab.calls)
 
     status, answer = await bot.deliver_gitlab("Push Hook", payload, idempotency_key="retry-1")
+    # The same body with another Idempotency-Key (unsigned: anyone holding the body can set it).
+    replayed = await bot.deliver_gitlab("Push Hook", payload, idempotency_key="replay-2")
     await bot.settle()
 
     assert (status, answer["message"]) == (200, "already received")
+    assert replayed == (200, {"message": "already received"})
     assert gitlab.calls_since(mark) == []
     assert len(gitlab.merge_requests(path, "opened")) == 1
 

@@ -155,3 +155,28 @@ async def test_replay_sends_a_gitlab_body_as_gitlab_does(
     assert first[0] == 0 and first[1].startswith("202 "), first
     assert again[1].startswith("200 ") and "already received" in again[1]
     assert len(gitlab.merge_requests(path)) == 1
+
+
+SYSTEM_SECRET = "the instance's system hook token"
+
+
+async def test_a_system_hook_with_its_own_secret_refuses_a_project_hooks_token(
+    env: dict[str, str], gitlab: FakeGitLab
+) -> None:
+    """A project maintainer knows the project hook's token, not the system hook's: with
+    GITLAB_SYSTEM_HOOK_SECRET set, their token cannot send a system hook."""
+    running = await BotUnderTest.from_env(
+        {**env, "GITLAB_SYSTEM_HOOK_SECRET": SYSTEM_SECRET}
+    ).start()
+    try:
+        path = new_project(gitlab, {"Pipfile": pipfile("flask")})
+        created = gitlab_payloads.project_create(gitlab, path)
+        forged = await running.deliver_gitlab("System Hook", created, token=GITLAB_SECRET)
+        genuine = await running.deliver_gitlab("System Hook", created, token=SYSTEM_SECRET)
+        _, push = a_push(gitlab)
+        project_hook = await running.deliver_gitlab("Push Hook", push, token=GITLAB_SECRET)
+        await running.settle()
+    finally:
+        await running.close()
+    assert forged == (401, {"message": "bad or missing X-Gitlab-Token"})
+    assert genuine[0] == 202 and project_hook[0] == 202

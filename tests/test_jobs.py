@@ -60,7 +60,7 @@ async def test_ten_pushes_in_a_second_make_one_advise_and_one_pull_request(
     assert github.commit(repo, github.head(repo, LOCK_BRANCH) or "").parents == (push.after,)
     lock = github.file(repo, LOCK_BRANCH, "Pipfile.lock") or ""
     assert all(f'"{name}"' in lock for name in ["flask", *extras])
-    jobs = [await tuned_bot.bot.store.job(f"github:{a['delivery']}") for _, a in answers]
+    jobs = [await tuned_bot.bot.store.job(a["job"]) for _, a in answers]
     assert sum(1 for job in jobs if job and job["attempts"] == 1) == 1  # nine rode along
     assert len(github.comments(repo, pull.number)) == 1
 
@@ -111,7 +111,7 @@ async def test_a_long_retry_after_puts_the_job_back_until_then(
     push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
 
     _, answer = await bot.deliver("push", push_payload(push, installation))
-    key = f"github:{answer['delivery']}"
+    key = answer["job"]
     for _ in range(200):
         job = await bot.bot.store.job(key)
         if job and job["state"] == "queued" and job["attempts"] == 1:
@@ -132,7 +132,7 @@ async def test_thoth_down_then_up_ends_in_success(
     thoth.unavailable = True
     try:
         _, answer = await bot.deliver("push", push_payload(push, installation))
-        key = f"github:{answer['delivery']}"
+        key = answer["job"]
         for _ in range(200):
             job = await bot.bot.store.job(key)
             if job and job["last_error"]:

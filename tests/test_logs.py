@@ -35,22 +35,26 @@ async def test_a_jobs_lines_carry_its_delivery_repository_and_job(
     repo, installation = new_repo_name()
     github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
     push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
-    status, _ = await bot.deliver("push", push_payload(push, installation), delivery="log-1")
+    status, answer = await bot.deliver("push", push_payload(push, installation), delivery="log-1")
     assert status == 202
     await bot.settle()
     assert len(github.pulls(repo)) == 1
 
     found = lines(captured)
-    [running] = [line for line in found if line["message"].startswith("running job github:log-1")]
+    # The delivery id, with the job's key (the digest of the signed body) it was queued as.
+    [accepted] = [line for line in found if line["logger"] == "bot.web.deliveries"]
+    assert accepted["delivery"] == "github:log-1" and answer["job"] in accepted["message"]
+    key = answer["job"]
+    [running] = [line for line in found if line["message"].startswith(f"running job {key}")]
     assert running["level"] == "INFO" and running["logger"] == "bot.runtime"
-    assert running["delivery"] == "github:log-1"
+    assert running["delivery"] == key
     assert running["repo"] == repo
     assert running["job"].isdigit()
     assert {"time", "level", "logger", "message"} <= set(running)
     # What the job's adviser said carries the same fields.
     [submitted] = [line for line in found if line["logger"] == "bot.advisers.thoth"]
     assert submitted["message"].startswith("Thoth analysis")
-    assert (submitted["delivery"], submitted["repo"]) == ("github:log-1", repo)
+    assert (submitted["delivery"], submitted["repo"]) == (key, repo)
 
 
 async def test_a_refused_delivery_is_logged_with_its_id_and_reason(

@@ -5,6 +5,7 @@ Work never happens here: the delivery is committed to the job store and a worker
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from urllib.parse import parse_qs
 
@@ -51,8 +52,8 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
     body = await read_body(request)
     if bot.verify_signatures:
         signature = request.headers.get("X-Hub-Signature-256", "")
-        if not signature.startswith("sha256="):
-            return "unauthorized", reply(401, "missing X-Hub-Signature-256")
+        if not signature.startswith("sha256=") or not signature.isascii():
+            return "unauthorized", reply(401, "missing or malformed X-Hub-Signature-256")
         try:
             validate_event(body, signature=signature, secret=settings.webhook_secret or "")
         except ValidationFailure:
@@ -81,7 +82,7 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
         key = dispatch.repo_key(event)
         coalesce = coalesce_key(event)
     delivery = Delivery(
-        key=f"github:{delivery_id}",
+        key=delivery_key(event_name, body),
         forge="github",
         event=records.kind(event),
         repo=key,
@@ -91,7 +92,16 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
     [added] = await bot.queue.add_all([delivery])
     if not added:
         return "duplicate", reply(200, "already received")
-    return "accepted", reply(202, "queued", delivery=delivery_id)
+    return "accepted", reply(202, "queued", delivery=delivery_id, job=delivery.key)
+
+
+def delivery_key(event_name: str, body: bytes) -> str:
+    """A delivery's job key: the digest of what was signed (and its event), not the delivery
+    id, which is not signed. A signed body accepted once is not run again, whatever id it
+    comes with, for as long as its job is kept (a week once done, a month once failed);
+    GitHub's own redeliveries are the same body too. `thoth-bot replay --again` marks a copy
+    of a body as a deliberate replay, which changes it."""
+    return "github:sha256:" + hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
 
 
 def decode_body(content_type: str, body: bytes) -> dict | None:

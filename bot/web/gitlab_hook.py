@@ -57,6 +57,9 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
     if bot.verify_signatures:
         token = request.headers.get("X-Gitlab-Token", "")
         expected = settings.webhook_secret or ""
+        system = request.headers.get("X-Gitlab-Event") == gitlab_events.SYSTEM_HOOK
+        if system and settings.system_hook_secret:
+            expected = settings.system_hook_secret
         if not token or not hmac.compare_digest(token.encode(), expected.encode()):
             return "unauthorized", reply(401, "bad or missing X-Gitlab-Token")
         if settings.signing_token:
@@ -83,7 +86,13 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
         coalesce = coalesce_key(event)
         deliveries.append(
             Delivery(
-                key=_delivery_key(request, event_name, event, body),
+                key=_delivery_key(
+                    request,
+                    event_name,
+                    event,
+                    body,
+                    signed_id=bool(bot.verify_signatures and settings.signing_token),
+                ),
                 forge="gitlab",
                 event=records.kind(event),
                 repo=dispatch.repo_key(event),
@@ -123,14 +132,15 @@ def _first_sighting(event_name: str, payload: dict, event: Event | None) -> Deli
     )
 
 
-def _delivery_key(request: web.Request, event_name: str, event: Event, body: bytes) -> str:
-    """What makes a retried delivery recognisable: GitLab's Idempotency-Key (the same on every
-    retry), else the event UUID or the Standard Webhooks id, else the body itself. A system
-    hook's `push` and `repository_update` of one push share a key: they are the same work."""
+def _delivery_key(
+    request: web.Request, event_name: str, event: Event, body: bytes, *, signed_id: bool
+) -> str:
+    """What makes a delivery recognisable, retried or replayed: with a signing token, the
+    signed Standard Webhooks id; else the body itself (GitLab's Idempotency-Key and event UUID
+    are not signed: a replay could bring new ones). A system hook's `push` and
+    `repository_update` of one push share a key: they are the same work."""
     if event_name == gitlab_events.SYSTEM_HOOK and isinstance(event, PushEvent):
         return f"gitlab:push:{event.repo.id}:{event.before}:{event.after}"
-    for header in ("Idempotency-Key", "X-Gitlab-Event-UUID", "webhook-id"):
-        value = request.headers.get(header)
-        if value:
-            return f"gitlab:{value}"
+    if signed_id and request.headers.get("webhook-id"):
+        return f"gitlab:{request.headers['webhook-id']}"
     return "gitlab:sha256:" + hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
