@@ -6,10 +6,13 @@ refusal; the others get an `eyes` reaction at once and one reply with what each 
 
 from __future__ import annotations
 
+import logging
+
 from handlers import commands, limits, render
 from handlers.context import Context
 from handlers.events import CommentEvent
 
+log = logging.getLogger(__name__)
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
 
 
@@ -26,8 +29,13 @@ async def on_comment(event: CommentEvent, ctx: Context) -> None:
     if not wants_comment(event) or await ctx.forge.is_self(event.author):
         return
     forge, repo, login = ctx.forge, event.repo, event.author.login
+    if not await forge.comment_as_delivered(
+        repo, event.number, event.comment_id, event.author, event.body
+    ):
+        log.warning("ignored a comment the forge does not hold as delivered: %s", event.comment_id)
+        return
     if await forge.permission(repo, event.author) not in WRITE_ROLES:
-        await forge.create_comment(repo, event.number, render.refusal(login))
+        await _refuse(ctx, event)
         return
     await forge.react(repo, event.number, event.comment_id, "eyes")
     request = await forge.merge_request(repo, event.number)
@@ -55,3 +63,14 @@ async def on_comment(event: CommentEvent, ctx: Context) -> None:
             )
         )
     await forge.create_comment(repo, event.number, render.command_reply(login, answers))
+
+
+async def _refuse(ctx: Context, event: CommentEvent) -> None:
+    """One refusal comment per person and merge request; later ones get a reaction only."""
+    forge, repo = ctx.forge, event.repo
+    marker = render.refusal_marker(event.author.login)
+    request = await forge.merge_request(repo, event.number)
+    if any(marker in comment.body for comment in request.bot_comments):
+        await forge.react(repo, event.number, event.comment_id, "confused")
+        return
+    await forge.create_comment(repo, event.number, render.refusal(event.author.login))

@@ -128,6 +128,14 @@ class Forge(Protocol):
     async def merge_request_paths(self, repo: Repo, number: int) -> frozenset[str]:
         """Paths the merge request changes (every page of them)."""
 
+    async def comment_as_delivered(
+        self, repo: Repo, number: int, comment_id: int | str, author: Actor, body: str
+    ) -> bool:
+        """Whether the forge holds this comment on merge request `number`, by `author`, with
+        `body`: where a delivery's sender could be someone other than the forge (a webhook
+        secret many people hold), what the delivery says is checked before it is acted on."""
+        ...
+
     async def permission(self, repo: Repo, actor: Actor) -> str:
         """`actor`'s role: "admin", "maintain", "write", "triage", "read" or "none"."""
 

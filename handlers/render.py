@@ -296,8 +296,14 @@ def branch_commit_message(plan: LockPlan, login: str, number: int) -> str:
 def refusal(login: str) -> str:
     return (
         f"@{login}, thoth-bot's commands are for people with write access to this repository "
-        "(on GitLab: the Developer role or above). A maintainer can run them for you."
+        "(on GitLab: the Developer role or above). A maintainer can run them for you.\n"
+        f"{refusal_marker(login)}\n"
     )
+
+
+def refusal_marker(login: str) -> str:
+    """The hidden marker of the refusal said to `login` (a forge login: no `--` or `>`)."""
+    return f"<!-- thoth-bot:refused:{re.sub(r'[^A-Za-z0-9_.-]', '_', login)} -->"
 
 
 def command_reply(login: str, answers: Sequence[tuple[str, str]]) -> str:

@@ -49,7 +49,7 @@ def replies(github: FakeGitHub, repo: str, number: int) -> list[str]:
     return [
         c.body
         for c in github.comments(repo, number)
-        if c.user == github.bot_login and "<!-- thoth-bot:" not in c.body
+        if c.user == github.bot_login and "<!-- thoth-bot:guidance" not in c.body
     ]
 
 
@@ -101,6 +101,13 @@ async def test_a_reader_is_refused_and_nothing_is_advised(
     assert len(thoth.requests) == advises
     [posted] = [c for c in github.comments(repo, pull.number) if c.id == comment_id]
     assert posted.reactions == []
+
+    # Once per person and pull request: the next ones get a reaction only.
+    for _ in range(3):
+        _, again = await comment(bot, github, repo, installation, pull.number, "/thoth lock")
+    assert replies(github, repo, pull.number) == [reply]
+    [last] = [c for c in github.comments(repo, pull.number) if c.id == again]
+    assert last.reactions == [(github.bot_login, "confused")]
 
 
 async def test_bots_are_never_answered(

@@ -47,7 +47,7 @@ def replies(gitlab: FakeGitLab, path: str, iid: int) -> list[str]:
     return [
         n.body
         for n in gitlab.notes(path, iid)
-        if n.author is gitlab.bot and "<!-- thoth-bot:" not in n.body
+        if n.author is gitlab.bot and "<!-- thoth-bot:guidance" not in n.body
     ]
 
 
@@ -176,3 +176,31 @@ async def test_a_merge_request_from_a_fork_is_advised_read_only_and_lock_is_decl
     [reply] = replies(gitlab, path, mr.iid)
     assert "lives in a fork, where thoth-bot cannot push" in reply
     assert fork.refs == before  # nothing pushed to the fork
+
+
+async def test_a_forged_note_is_ignored(
+    bot: BotUnderTest, gitlab: FakeGitLab, thoth: FakeThoth
+) -> None:
+    """Anyone who knows the hook's secret token (every maintainer who added the hook) could
+    send a Note Hook "from" a Developer: the bot reads the note back and finds it is not
+    theirs, or not what was delivered."""
+    path, mr, developer = await advised_merge_request(bot, gitlab)
+    attacker = gitlab.user("attacker")
+    advises = len(thoth.requests)
+    innocent = gitlab.add_note(path, mr.iid, "LGTM", author=attacker.username)
+    forgeries = [
+        # The attacker's own note, delivered as the Developer's, with a command in it.
+        gitlab_payloads.note(gitlab, path, mr.iid, innocent.id, "/thoth lock", developer),
+        # A note id that does not exist on this merge request.
+        gitlab_payloads.note(gitlab, path, mr.iid, 999_999, "/thoth lock", developer),
+    ]
+    for payload in forgeries:
+        assert (await bot.deliver_gitlab("Note Hook", payload))[0] == 202
+    await bot.settle()
+
+    assert len(thoth.requests) == advises
+    assert replies(gitlab, path, mr.iid) == []
+    assert innocent.emoji == []
+    # The Developer's own note still works.
+    status, posted = await note(bot, gitlab, path, mr.iid, "/thoth advise", developer)
+    assert status == 202 and posted.emoji == [(gitlab.bot.username, "eyes")]

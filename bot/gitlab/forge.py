@@ -191,6 +191,22 @@ class GitLabForge:
             paths.update(filter(None, (diff.get("old_path"), diff.get("new_path"))))
         return frozenset(paths)
 
+    async def comment_as_delivered(
+        self, repo: Repo, number: int, comment_id: int | str, author: Actor, body: str
+    ) -> bool:
+        """The note read back from GitLab: a project hook's secret token is known to every
+        maintainer who added the hook, so a note delivery could be forged "from" anyone."""
+        note = await self._get(
+            f"/projects/{_project(repo)}/merge_requests/{number}/notes/{comment_id}"
+        )
+        if not isinstance(note, dict):
+            return False
+        written_by = note.get("author") or {}
+        same_author = written_by.get("username") == author.login and (
+            author.id is None or written_by.get("id") == author.id
+        )
+        return same_author and note.get("body") == body
+
     async def permission(self, repo: Repo, actor: Actor) -> str:
         project = _project(repo)
         user_id = actor.id

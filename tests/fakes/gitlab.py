@@ -430,6 +430,7 @@ class FakeGitLab(ThreadedServer):
             ("GET", mr + r"/diffs", self._get_diffs),
             ("GET", mr + r"/notes", lambda req: self._get_notes(req, "merge_request")),
             ("POST", mr + r"/notes", lambda req: self._post_note(req, "merge_request")),
+            ("GET", mr + r"/notes/(?P<note>\d+)", self._get_note),
             ("PUT", mr + r"/notes/(?P<note>\d+)", self._put_note),
             ("POST", mr + r"/notes/(?P<note>\d+)/award_emoji", self._post_emoji),
             ("GET", p + r"/issues", self._get_issues),
@@ -883,6 +884,9 @@ class FakeGitLab(ThreadedServer):
         if note_id not in mr.notes:
             raise HTTPError(404, "404 Note Not Found")
         return self._notes[note_id]
+
+    def _get_note(self, req: Request) -> tuple[int, Any]:
+        return 200, self._note_json(self._find_note(req))
 
     def _put_note(self, req: Request) -> tuple[int, Any]:
         note = self._find_note(req)
