@@ -5,6 +5,8 @@ reports what it cost (time, the bot process's memory) without asserting timings.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import resource
 import subprocess
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from fakes.github import FakeGitHub
 from fakes.thoth import FakeThoth
-from harness import LOCK_BRANCH, BotUnderTest, new_repo_name, pipfile
+from harness import LOCK_BRANCH, SECRET, BotUnderTest, new_repo_name, pipfile
 from test_push import push_and_settle
 from test_push_failures import FAILURE_TITLE
 
@@ -201,3 +203,179 @@ async def test_a_comment_runs_a_bounded_number_of_commands(
     assert "nor the 199 `/thoth` line(s) after it" in reply
     assert f"at most {limits.COMMANDS} commands of one comment" in reply
     assert len(reply) < 65536
+
+
+# ---- replayed and malformed deliveries ------------------------------------------------------
+
+
+async def test_a_signed_body_sent_again_with_a_new_delivery_id_runs_once(
+    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
+) -> None:
+    from payloads import headers
+    from test_push import push_payload
+
+    repo, installation = new_repo_name("replay")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+    body = json.dumps(push_payload(push, installation)).encode()
+    asked = len(thoth.requests)
+
+    first = await bot.post("/webhooks/github", body, headers("push", body, SECRET, "id-1"))
+    await bot.settle()
+    again = await bot.post("/webhooks/github", body, headers("push", body, SECRET, "id-2"))
+    await bot.settle()
+
+    assert first[0] == 202 and again == (200, {"message": "already received"})
+    assert len(thoth.requests) == asked + 1
+    assert len(github.pulls(repo)) == 1
+
+
+@pytest.mark.parametrize("signature", ["sha256=\u00e9\u00e9", "sha256=" + "\u00ff" * 64, "\u00e9"])
+async def test_a_malformed_signature_header_is_401(bot: BotUnderTest, signature: str) -> None:
+    body = b'{"zen": "x"}'
+    sent = {"Content-Type": "application/json", "X-GitHub-Event": "push"}
+    sent |= {"X-GitHub-Delivery": "x-1", "X-Hub-Signature-256": signature}
+    status, _ = await bot.post("/webhooks/github", body, sent)
+    assert status == 401
+
+
+async def test_replay_again_sends_a_marked_copy_that_runs(
+    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth, tmp_path: Path
+) -> None:
+    """`thoth-bot replay` holds the secret: a body the bot ran is refused as a duplicate, and
+    `--again` sends a marked, re-signed copy that runs."""
+    from test_push import push_payload
+
+    repo, installation = new_repo_name("again")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+    push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+    recorded = tmp_path / "push.json"
+    recorded.write_text(json.dumps(push_payload(push, installation)))
+
+    async def replay(*more: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "replay", str(recorded), "--event", "push",
+            "--url", bot.url, *more,
+            env={**os.environ, "GITHUB_WEBHOOK_SECRET": SECRET},
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await process.communicate()
+        await bot.settle()
+        return process.returncode or 0, out.decode()
+
+    first, duplicate, again = await replay(), await replay(), await replay("--again")
+
+    assert first[1].startswith("202 ") and duplicate[1].startswith("200 ")
+    assert "already received" in duplicate[1]
+    assert again[1].startswith("202 ")
+    assert len(github.pulls(repo)) == 1  # the second run refreshed the same pull request
+
+
+# ---- resolutions bounded ----------------------------------------------------------------------
+
+
+def uv_children() -> set[int]:
+    """The uv processes this test process started (its children named uv)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if name == "uv" and parent == os.getpid():
+            found.add(int(entry.name))
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+@pytest.fixture
+def slow_index():  # type: ignore[no-untyped-def]
+    from fakes.index import PackageIndex
+
+    packages = PackageIndex().start()
+    packages.add_wheel("purelib", "1.0")
+    yield packages
+    packages.stop()
+
+
+async def test_many_categories_run_at_most_the_configured_resolutions_at_once(
+    slow_index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from test_local_adviser import X86
+
+    from bot.advisers.local import LocalAdviser
+    from bot.advisers.local.indexes import IndexPolicy
+    from handlers.adviser import AdviseRequest
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    slow_index.delay = 0.3  # each project page: the resolutions overlap
+    source = f'[[source]]\nurl = "{slow_index.simple_url}"\nverify_ssl = false\nname = "local"\n'
+    categories = "".join(f"\n[group{n}]\npurelib = '*'\n" for n in range(limits.CATEGORIES - 2))
+    text = source + "\n[packages]\npurelib = '*'\n\n[dev-packages]\npurelib = '*'\n" + categories
+    adviser = LocalAdviser(indexes=IndexPolicy(allowed=("127.0.0.1",)), resolutions=2)
+    request = AdviseRequest(
+        pipfile=text, pipfile_lock="", environment="app", node_class=X86, python_version="3.11"
+    )
+    seen: list[int] = []
+
+    async def watch() -> None:
+        while True:
+            seen.append(len(uv_children()))
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        result = await adviser.advise(request)
+    finally:
+        watcher.cancel()
+        await adviser.close()
+    assert len([k for k in result.lock if k != "_meta"]) == limits.CATEGORIES
+    print(f"{limits.CATEGORIES} categories: at most {max(seen)} uv processes at once")
+    assert max(seen) == 2
+
+
+async def test_an_advise_out_of_time_is_a_problem_and_leaves_no_process(
+    slow_index, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from test_local_adviser import X86
+    from test_local_adviser import pipfile as index_pipfile
+
+    from bot.advisers.local import LocalAdviser
+    from bot.advisers.local.indexes import IndexPolicy
+    from handlers.adviser import AdviseError, AdviseRequest
+
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+    slow_index.delay = 4.0  # an index that does not answer in time
+    adviser = LocalAdviser(indexes=IndexPolicy(allowed=("127.0.0.1",)), budget=1.5)
+    request = AdviseRequest(
+        pipfile=index_pipfile(slow_index, "purelib = '*'", dev="purelib = '*'"),
+        pipfile_lock="",
+        environment="app",
+        node_class=X86,
+        python_version="3.11",
+    )
+    started: set[int] = set()
+
+    async def watch() -> None:
+        while True:
+            started.update(uv_children())
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        with pytest.raises(AdviseError) as caught:
+            await adviser.advise(request)
+    finally:
+        watcher.cancel()
+        await adviser.close()
+    assert str(caught.value) == "the embedded adviser did not finish within 2 s"
+    assert not caught.value.retryable and caught.value.fix
+    assert started, "no uv process ran"
+    assert alive(started) == set()

@@ -45,6 +45,8 @@ def make_adviser(
             builds=settings.builds,
             hidden=settings.secret_paths,
             resolver=remote,
+            budget=settings.advise_timeout,
+            resolutions=settings.resolutions,
         )
     if metrics is not None:
         inner = TimedAdviser(inner, metrics, settings.adviser)

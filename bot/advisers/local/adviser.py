@@ -66,17 +66,22 @@ class LocalAdviser:
         builds: str = "off",
         hidden: Sequence[Path] = (),
         resolver: Resolver | None = None,
+        budget: float | None = None,
+        resolutions: int = 2,
     ) -> None:
-        """Resolutions run in this process (uv), or on `resolver` (the resolver pool).
-        `builds="isolated"`: a package with no wheel is built in the sandbox, which hides
-        `hidden` (the state directory, key files) besides the shared cache."""
+        """Resolutions run in this process (uv, `resolutions` at once at most), or on
+        `resolver` (the resolver pool). `builds="isolated"`: a package with no wheel is built
+        in the sandbox, which hides `hidden` (the state directory, key files) besides the
+        shared cache. `budget`: seconds one advise may take in all (`adviser.timeout`)."""
         self.rules = tuple(shipped_rules() if rules is None else rules)
-        self.limit = limit  # seconds one uv resolution may take
+        self.limit = limit if budget is None else min(limit, budget)  # one uv resolution
+        self.budget = budget
         self.indexes = indexes or IndexPolicy()
         if resolver is None:
             cache = cache_dir or default_cache_dir()
             sandbox = Sandbox([*hidden, cache]) if builds == "isolated" else None
-            resolver = LocalResolver(UvRunner(cache_dir=cache, sandbox=sandbox))
+            runner = UvRunner(cache_dir=cache, sandbox=sandbox, concurrency=resolutions)
+            resolver = LocalResolver(runner)
         self.resolver = resolver
         # What its answers depend on besides the request (for the result cache's key).
         self.fingerprint = hashlib.sha256(
@@ -84,6 +89,22 @@ class LocalAdviser:
         ).hexdigest()[:16]
 
     async def advise(self, request: AdviseRequest) -> AdviseResult:
+        """The lock and guidance; within `budget` seconds, or a Problem (the resolutions then
+        running are cancelled, their uv killed)."""
+        deadline = asyncio.timeout(self.budget)
+        try:
+            async with deadline:
+                return await self._advise(request)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise AdviseError(
+                f"the embedded adviser did not finish within {self.budget:.0f} s",
+                fix="Narrow the Pipfile's version ranges (uv names the packages it tried when "
+                "it cannot finish), or ask the bot's operator for a longer `adviser.timeout`.",
+            ) from None
+
+    async def _advise(self, request: AdviseRequest) -> AdviseResult:
         try:
             pipfile = parse_pipfile("Pipfile", request.pipfile)
         except Problem as problem:

@@ -363,8 +363,12 @@ def _failure(outcome: Outcome, target: Target, *, built: bool = False) -> Advise
             fix="Use a package index the bot allows, or ask the bot's operator to list this "
             "one (its host, and its address where that is not public) in `adviser.indexes`.",
         )
-    if outcome.timed_out:
-        return AdviseError(f"uv did not resolve within {target.limit:.0f} s", retryable=True)
+    if outcome.timed_out:  # another try would take as long: a Problem, not a retry
+        return AdviseError(
+            f"uv did not resolve the Pipfile within {target.limit:.0f} s",
+            fix="Narrow the Pipfile's version ranges so that fewer combinations are tried, or "
+            "ask the bot's operator for a longer `adviser.timeout`.",
+        )
     message = outcome.stderr.strip()
     text = _plain(message)
     if built and ("Failed to build" in text or "build backend" in text):

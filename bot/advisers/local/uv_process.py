@@ -9,8 +9,9 @@
   sdist with it, even one whose metadata is static). Where the operator allows isolated builds,
   a resolution that needs one runs again inside the sandbox (`sandbox.py`), with a cache of its
   own, so that a build never writes what another repository's resolution reads.
-- **Bounded in time.** uv runs in a process group of its own; on timeout or cancellation the
-  whole group is killed, children included.
+- **Bounded in time and number.** uv runs in a process group of its own; on timeout or
+  cancellation the whole group is killed, children included. At most `concurrency` uv
+  processes run at once in this process, however many resolutions are asked for.
 """
 
 from __future__ import annotations
@@ -56,10 +57,13 @@ class UvRunner:
     """Runs uv commands through one egress proxy, with one shared wheels-only cache; builds,
     when a `sandbox` is given, only inside it, each with a throw-away cache."""
 
-    def __init__(self, *, cache_dir: Path, sandbox: Sandbox | None = None) -> None:
+    def __init__(
+        self, *, cache_dir: Path, sandbox: Sandbox | None = None, concurrency: int = 2
+    ) -> None:
         self.cache_dir = cache_dir
         self.sandbox = sandbox
         self.proxy = EgressProxy()
+        self._slots = asyncio.Semaphore(concurrency)
 
     @property
     def may_build(self) -> bool:
@@ -78,6 +82,18 @@ class UvRunner:
         """`uv ARGUMENTS --no-build` in `cwd`; `credentials` by uv index name. With `build`,
         `uv ARGUMENTS` in the sandbox, with a cache of its own that dies with it."""
         await self.proxy.start()
+        async with self._slots:
+            return await self._run(arguments, cwd, allowlist, credentials, limit, build)
+
+    async def _run(
+        self,
+        arguments: Sequence[str],
+        cwd: Path,
+        allowlist: Allowlist,
+        credentials: Mapping[str, Credentials],
+        limit: float,
+        build: bool,
+    ) -> Outcome:
         with (
             self.proxy.session(allowlist) as session,
             tempfile.TemporaryDirectory(prefix="thoth-bot-uv-home-") as home,
