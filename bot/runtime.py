@@ -31,6 +31,7 @@ from handlers.adviser import Adviser
 from handlers.context import Context, Policy
 from handlers.events import Event, OnboardEvent, coalesce
 from handlers.forge import Forge
+from handlers.give_up import give_up
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +118,10 @@ class Bot:
         if self.gitlab is not None:
             self.gitlab.close()
 
-    async def execute(self, job: Job, last_attempt: bool) -> None:
-        """Run a job: its delivery (and those coalesced into it) as ONE event for the handlers."""
+    async def execute(self, job: Job, last_attempt: bool, *, gave_up: bool = False) -> None:
+        """Run a job: its delivery (and those coalesced into it) as ONE event for the handlers.
+        `gave_up`: the job was started more often than it may be and never finished; say so
+        instead of running it."""
         if not self._configured(job.forge):
             raise PermanentJobError(f"no forge {job.forge!r} is configured")
         events: list[Event] = []
@@ -138,6 +141,16 @@ class Bot:
             last_attempt=last_attempt,
             log=logging.getLogger(f"handlers.{job.event}"),
         )
+        if gave_up:
+            log.error(
+                "gave up job %s: %s on %s, started %d times without finishing",
+                job.key,
+                job.event,
+                job.repo,
+                job.attempts - 1,
+            )
+            await give_up(coalesce(events), ctx, job.attempts - 1)
+            return
         log.info(
             "running job %s: %s on %s (attempt %d, %d deliveries)",
             job.key,

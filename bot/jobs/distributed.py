@@ -13,9 +13,11 @@
   worker takes the job (arq leaves a job in its queue until it finishes).
 - Of a group of coalescable jobs, the newest runs, standing for the older ones still listed;
   those older ones, when their turn comes first, see a newer one waiting and step aside.
-- Attempts are counted by the bot (not by arq, whose tries also count "repository busy"):
-  retryable failures come back after the same back-off as the embedded engine's, up to
-  `max_attempts`; the last attempt reports to people instead of raising.
+- Attempts are counted by the bot (not by arq, whose tries also count "repository busy"), when
+  a job starts: retryable failures come back after the same back-off as the embedded engine's,
+  up to `max_attempts`; the last attempt reports to people instead of raising. A job started
+  more than `max_attempts` times (it killed its worker each time) is given up: said to people
+  once, never run again.
 """
 
 from __future__ import annotations
@@ -242,6 +244,14 @@ async def _run_job(bot: Bot, redis: ArqRedis, job_id: str, own: Delivery) -> str
                 attempts=attempts,
                 absorbed=tuple((event, payload) for _, event, payload in older),
             )
+            if attempts > settings.max_attempts:  # it stopped its worker every time
+                try:
+                    await bot.execute(job, True, gave_up=True)
+                except Exception as error:
+                    log.error("job %s: reporting it was given up failed: %s", own.key, error)
+                bot.metrics.job_runs.labels("failed").inc()
+                await redis.incr(f"{PREFIX}jobs:failed")
+                return f"given up: started {attempts - 1} times without finishing"
             last_attempt = attempts >= settings.max_attempts
             try:
                 await bot.execute(job, last_attempt)

@@ -2,6 +2,9 @@
 
 Jobs of one repository never run at the same time; retryable failures (a forge's 5xx, an
 unreachable Thoth) come back after an exponential back-off with jitter, up to `max_attempts`.
+An attempt is counted when the job is claimed, durably: a job that stops the process (out of
+memory, a crash) is requeued at the next start with its attempts, and one claimed more than
+`max_attempts` times is not run again but given up, said to people once, and marked failed.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ class Counter(Protocol):
     def inc(self) -> None: ...
 
 
-Execute = Callable[[Job, bool], Awaitable[None]]  # (job, last_attempt)
+class Execute(Protocol):
+    def __call__(self, job: Job, last_attempt: bool, *, gave_up: bool = False) -> Awaitable[None]:
+        ...
 
 
 # GitHub redelivers for 3 days at most: a delivery key is kept a week, a failure a month.
@@ -144,6 +149,9 @@ class JobRunner:
             await self._attempt(job)
 
     async def _attempt(self, job: Job) -> None:
+        if job.attempts > self.max_attempts:  # started that often, never finished
+            await self._give_up(job)
+            return
         last_attempt = job.attempts >= self.max_attempts
         try:
             await self._execute(job, last_attempt)
@@ -160,6 +168,17 @@ class JobRunner:
             return
         await self._store.finish(job.id)
         self._counted("done")
+
+    async def _give_up(self, job: Job) -> None:
+        """Say so to people (once: the job is failed whatever happens), never run it again."""
+        reason = f"started {job.attempts - 1} times without finishing: given up"
+        try:
+            await self._execute(job, True, gave_up=True)
+        except Exception as error:  # saying it failed: the job stays given up
+            log.error("job %s (%s): reporting it was given up failed: %s", job.key, job.repo, error)
+        finally:
+            await self._store.fail(job.id, reason)
+            self._counted("failed")
 
     def _counted(self, outcome: str) -> None:
         if self._count is not None:

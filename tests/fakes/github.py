@@ -336,12 +336,13 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
             self._holds.append((method, re.compile(path_pattern), gate))
         return gate
 
-    def held(self, method: str, path_pattern: str) -> bool:
-        """Whether a request matching is waiting at a hold."""
+    def held(self, method: str, path_pattern: str) -> int:
+        """How many requests matching are waiting at a hold (their client may be gone)."""
         with self._lock:
-            return any(
-                call.method == method and re.search(path_pattern, call.path) and call.status == 0
+            return sum(
+                1
                 for call in self.calls
+                if call.method == method and re.search(path_pattern, call.path) and call.status == 0
             )
 
     def calls_since(self, mark: int) -> list[Call]:
