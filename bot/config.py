@@ -93,6 +93,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "indexes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 "builds": {"enum": ["off", "isolated"]},
                 "resolutions": {"type": "integer", "minimum": 1},
+                "cache_size_mb": {"type": "integer", "minimum": 1},
                 "credentials": {
                     "type": "array",
                     "items": {
@@ -166,6 +167,7 @@ class Settings:
     # `isolated`: a package with no wheel is built, in the sandbox only (SPEC §10).
     builds: str = "off"
     resolutions: int = 2  # uv processes at once in this process (adviser.resolutions)
+    cache_limit: int = 10 * 1024**3  # bytes of uv cache kept (adviser.cache_size_mb)
     # What a build must never see: the state directory, the App's key file.
     secret_paths: tuple[Path, ...] = ()
 
@@ -271,6 +273,7 @@ def load_settings(
         # distributed mode they run on `thoth-bot resolver`, which checks for itself.
         builds=_builds(adviser.get("builds", "off"), locally=not env.get("REDIS_URL")),
         resolutions=int(adviser.get("resolutions") or os.cpu_count() or 2),
+        cache_limit=int(adviser.get("cache_size_mb", 10240)) * 1024**2,
         secret_paths=(state_dir, *((Path(key_path),) if key_path else ())),
     )
 

@@ -379,3 +379,41 @@ async def test_an_advise_out_of_time_is_a_problem_and_leaves_no_process(
     assert not caught.value.retryable and caught.value.fix
     assert started, "no uv process ran"
     assert alive(started) == set()
+
+
+async def test_uvs_cache_is_kept_under_its_size(
+    slow_index, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Every repository's resolutions fill one cache: over its limit, it is pruned, then
+    emptied, between resolutions."""
+    from test_local_adviser import X86
+    from test_local_adviser import pipfile as index_pipfile
+
+    from bot.advisers.local import LocalAdviser
+    from bot.advisers.local.indexes import IndexPolicy
+    from bot.advisers.local.uv_process import _size
+    from handlers.adviser import AdviseRequest
+
+    cache = tmp_path / "uv-cache"
+    request = AdviseRequest(
+        pipfile=index_pipfile(slow_index, "purelib = '*'"),
+        pipfile_lock="",
+        environment="app",
+        node_class=X86,
+        python_version="3.11",
+    )
+    roomy = LocalAdviser(indexes=IndexPolicy(allowed=("127.0.0.1",)), cache_dir=cache)
+    await roomy.advise(request)
+    await roomy.close()
+    filled = _size(cache)
+    small = LocalAdviser(
+        indexes=IndexPolicy(allowed=("127.0.0.1",)), cache_dir=cache, cache_limit=filled // 2
+    )
+    try:
+        result = await small.advise(request)
+    finally:
+        await small.close()
+
+    assert result.lock["default"]["purelib"]["version"] == "==1.0"
+    print(f"uv cache: {filled} bytes, then {_size(cache)} bytes under a {filled // 2}-byte limit")
+    assert _size(cache) <= filled // 2

@@ -47,6 +47,7 @@ def make_adviser(
             resolver=remote,
             budget=settings.advise_timeout,
             resolutions=settings.resolutions,
+            cache_limit=settings.cache_limit,
         )
     if metrics is not None:
         inner = TimedAdviser(inner, metrics, settings.adviser)

@@ -42,7 +42,7 @@ from bot.advisers.local.resolve import LocalResolver, Pin, Resolver, Target
 from bot.advisers.local.rules import Index as RuleIndex
 from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
 from bot.advisers.local.sandbox import Sandbox
-from bot.advisers.local.uv_process import UvRunner
+from bot.advisers.local.uv_process import CACHE_LIMIT, UvRunner
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
 from handlers.lockfile import populate_source, render_lock
 from handlers.pipfile import Pipfile, parse_pipfile
@@ -68,6 +68,7 @@ class LocalAdviser:
         resolver: Resolver | None = None,
         budget: float | None = None,
         resolutions: int = 2,
+        cache_limit: int = CACHE_LIMIT,
     ) -> None:
         """Resolutions run in this process (uv, `resolutions` at once at most), or on
         `resolver` (the resolver pool). `builds="isolated"`: a package with no wheel is built
@@ -80,7 +81,12 @@ class LocalAdviser:
         if resolver is None:
             cache = cache_dir or default_cache_dir()
             sandbox = Sandbox([*hidden, cache]) if builds == "isolated" else None
-            runner = UvRunner(cache_dir=cache, sandbox=sandbox, concurrency=resolutions)
+            runner = UvRunner(
+                cache_dir=cache,
+                sandbox=sandbox,
+                concurrency=resolutions,
+                cache_limit=cache_limit,
+            )
             resolver = LocalResolver(runner)
         self.resolver = resolver
         # What its answers depend on besides the request (for the result cache's key).

@@ -297,7 +297,12 @@ async def serve_resolutions(settings: Settings) -> None:
     assert settings.redis_url
     cache = default_cache_dir()
     sandbox = Sandbox([cache]) if settings.builds == "isolated" else None
-    runner = UvRunner(cache_dir=cache, sandbox=sandbox, concurrency=settings.resolutions)
+    runner = UvRunner(
+        cache_dir=cache,
+        sandbox=sandbox,
+        concurrency=settings.resolutions,
+        cache_limit=settings.cache_limit,
+    )
     service = ResolutionService(settings, LocalResolver(runner))
     worker = Worker(
         functions=[func(resolve_job, name=FUNCTION)],

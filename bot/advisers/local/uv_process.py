@@ -12,15 +12,20 @@
 - **Bounded in time and number.** uv runs in a process group of its own; on timeout or
   cancellation the whole group is killed, children included. At most `concurrency` uv
   processes run at once in this process, however many resolutions are asked for.
+- **Bounded on disk.** The shared cache is measured every few minutes; over `cache_limit` it is
+  pruned (`uv cache prune`), and emptied (`uv cache clean`) if that is not enough, while no
+  other uv of this process runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +33,13 @@ from pathlib import Path
 from bot.advisers.local.egress import Allowlist, EgressProxy, Refusal
 from bot.advisers.local.sandbox import Sandbox
 
+log = logging.getLogger(__name__)
+
 # From the bot's environment, only what TLS and locale need.
 PASSED_THROUGH = ("SSL_CERT_FILE", "SSL_CERT_DIR", "LANG", "LC_ALL")
 STDERR_LIMIT = 256 * 1024  # what is kept of uv's messages
+CACHE_LIMIT = 10 * 1024**3  # bytes of uv cache kept (adviser.cache_size)
+CACHE_CHECK_EVERY = 600.0  # seconds between two measures of the cache
 
 
 @dataclass(frozen=True)
@@ -58,12 +67,20 @@ class UvRunner:
     when a `sandbox` is given, only inside it, each with a throw-away cache."""
 
     def __init__(
-        self, *, cache_dir: Path, sandbox: Sandbox | None = None, concurrency: int = 2
+        self,
+        *,
+        cache_dir: Path,
+        sandbox: Sandbox | None = None,
+        concurrency: int = 2,
+        cache_limit: int = CACHE_LIMIT,
     ) -> None:
         self.cache_dir = cache_dir
         self.sandbox = sandbox
         self.proxy = EgressProxy()
+        self.concurrency = concurrency
+        self.cache_limit = cache_limit
         self._slots = asyncio.Semaphore(concurrency)
+        self._measured = -CACHE_CHECK_EVERY  # monotonic time of the last measure
 
     @property
     def may_build(self) -> bool:
@@ -83,7 +100,37 @@ class UvRunner:
         `uv ARGUMENTS` in the sandbox, with a cache of its own that dies with it."""
         await self.proxy.start()
         async with self._slots:
-            return await self._run(arguments, cwd, allowlist, credentials, limit, build)
+            outcome = await self._run(arguments, cwd, allowlist, credentials, limit, build)
+        if time.monotonic() - self._measured >= CACHE_CHECK_EVERY:
+            self._measured = time.monotonic()
+            await self.keep_cache_small()
+        return outcome
+
+    async def keep_cache_small(self) -> int:
+        """Prune the cache when it is over `cache_limit` bytes, empty it when pruning is not
+        enough; its size afterwards."""
+        size = await asyncio.to_thread(_size, self.cache_dir)
+        for command in ("prune", "clean"):
+            if size <= self.cache_limit:
+                break
+            for _ in range(self.concurrency):  # every slot: no uv of ours uses the cache
+                await self._slots.acquire()
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    uv_binary(), "cache", command, "--quiet",
+                    env={"PATH": "/usr/bin:/bin", "UV_CACHE_DIR": str(self.cache_dir)},
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )  # fmt: skip
+                await process.wait()
+            finally:
+                for _ in range(self.concurrency):
+                    self._slots.release()
+            after = await asyncio.to_thread(_size, self.cache_dir)
+            log.info("uv cache %s: %d MB -> %d MB", command, size >> 20, after >> 20)
+            size = after
+        return size
 
     async def _run(
         self,
@@ -160,6 +207,16 @@ class UvRunner:
 
     async def close(self) -> None:
         await self.proxy.close()
+
+
+def _size(directory: Path) -> int:
+    """Bytes on disk under `directory`."""
+    total = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+    return total
 
 
 async def _bounded(stream: asyncio.StreamReader | None) -> bytes:
