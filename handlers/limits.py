@@ -17,7 +17,7 @@ from handlers.problems import Problem
 # The largest real files seen (bench/corpus, Thoth's own repositories): a Pipfile of 2 KiB with
 # 80 packages, a .thoth.yaml of 1 KiB with 3 runtime environments, a lock of 600 KiB.
 PIPFILE_BYTES = 64 * 1024
-CONFIG_BYTES = 64 * 1024
+CONFIG_BYTES = 32 * 1024  # parsed in about 30 ms at most (libyaml)
 LOCK_BYTES = 8 * 1024 * 1024
 DEPTH = 12  # nesting of mappings and lists in a Pipfile or .thoth.yaml
 RUNTIME_ENVIRONMENTS = 20

@@ -18,6 +18,7 @@ from handlers import limits
 from handlers.adviser import NodeClass
 from handlers.problems import Problem
 from handlers.yaml_source import (
+    LOADER,
     YamlSource,
     describe_schema_error,
     first_schema_error,
@@ -197,6 +198,8 @@ def _parse(text: str) -> YamlSource:
         source = YamlSource(text)
     except yaml.YAMLError as error:
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if "nesting depth" in problem:  # libyaml's own bound, met before ours
+            raise limits.too_deep(CONFIG_PATH) from None
         raise Problem(
             CONFIG_PATH,
             f"is not valid YAML: {problem}",
@@ -221,7 +224,7 @@ def _check_tokens(text: str) -> None:
     opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
                yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)  # fmt: skip
     closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
-    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+    for token in yaml.scan(text, Loader=LOADER):
         if isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
             raise Problem(
                 CONFIG_PATH,

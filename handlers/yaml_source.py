@@ -8,13 +8,23 @@ from typing import Any
 import jsonschema
 import yaml
 
+# libyaml's parser where PyYAML was built with it (ten times the pure-Python one's speed: a
+# repository's file is parsed in the process that answers webhooks).
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class YamlSource:
     """A parsed YAML document plus the line of every mapping key and sequence item."""
 
     def __init__(self, text: str):
-        self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-        self.data: Any = yaml.safe_load(text)
+        loader = LOADER(text)
+        try:
+            self.node = loader.get_single_node()
+            self.data: Any = (
+                loader.construct_document(self.node) if self.node is not None else None
+            )
+        finally:
+            loader.dispose()
 
     def line(self, path: Sequence[str | int]) -> int | None:
         """1-based line of the value at `path` (or of its nearest existing parent)."""

@@ -196,7 +196,7 @@ async def _page(
     page = listings.get(key)
     if page is None:
         control, files = await _read(session, proxy, url, name, index)
-        page = Page(name, files)
+        page = await asyncio.to_thread(Page, name, files)
         listings.put(key, page, control)
     return page
 
@@ -251,12 +251,13 @@ async def _read(
         ) from None
     if len(body) > LISTING_LIMIT:
         raise AdviseError(f"the index listing of {name} is over {LISTING_LIMIT} bytes")
+    # Parsed in a thread: a page can be megabytes, and this process answers webhooks too.
     if "json" in kind:
         try:
-            return control, list(_json_files(body))
+            return control, await asyncio.to_thread(lambda: list(_json_files(body)))
         except (ValueError, TypeError, AttributeError):
             raise AdviseError(f"the index listing of {name} is not PEP 691 JSON") from None
-    return control, _html_files(body.decode(errors="replace"))
+    return control, await asyncio.to_thread(_html_files, body.decode(errors="replace"))
 
 
 def _json_files(body: bytes | bytearray) -> Iterable[File]:
