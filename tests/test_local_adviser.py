@@ -405,3 +405,20 @@ async def test_each_refusal_says_its_one_fix_apart_from_the_message(index: Packa
             await advise(text, node_class)
         assert "Fix:" not in str(caught.value) and "fix:" not in str(caught.value)
         assert caught.value.fix and caught.value.fix.startswith(fix or "")
+
+
+def test_the_listing_cache_holds_a_bounded_number_of_files() -> None:
+    from bot.advisers.local.listing import File, Listings, Page
+
+    def page(name: str, count: int) -> Page:
+        files = [File(f"{name}-1.0.{n}-py3-none-any.whl", "0" * 64, "") for n in range(count)]
+        return Page(name, files)
+
+    listings = Listings(files=1000)
+    listings.put(("a", ""), page("a", 600), "max-age=600")
+    listings.put(("b", ""), page("b", 300), "max-age=600")
+    listings.put(("c", ""), page("c", 300), "max-age=600")  # a goes: 1200 > 1000
+    listings.put(("huge", ""), page("huge", 5000), "max-age=600")  # never held
+
+    assert listings.get(("a", "")) is None and listings.get(("huge", "")) is None
+    assert listings.get(("b", "")) is not None and listings.get(("c", "")) is not None

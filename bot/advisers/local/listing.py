@@ -137,18 +137,27 @@ def _python_refused(files: Sequence[File], python_version: str, supported: froze
 class Listings:
     """Project pages already read, reused for as long as the index said they may be
     (`Cache-Control: max-age`, at most MAX_AGE), as uv reuses them: a warm advise reads none.
-    Keyed by URL and by who asked (the credentials' user), at most `size` of them."""
+    Keyed by URL and by who asked (the credentials' user): at most `size` pages, and at most
+    `files` files in all (a page of a package with thousands of wheels counts for them all);
+    the oldest go first."""
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 4096, files: int = 1_000_000) -> None:
         self.size = size
+        self.files = files
         self._pages: dict[tuple[str, str], tuple[float, Page]] = {}
+        self._held = 0  # files of the pages held
 
     def get(self, key: tuple[str, str]) -> Page | None:
         found = self._pages.get(key)
         if found is None or found[0] < time.monotonic():
-            self._pages.pop(key, None)
+            self._drop(key)
             return None
         return found[1]
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        gone = self._pages.pop(key, None)
+        if gone is not None:
+            self._held -= gone[1].count
 
     def put(self, key: tuple[str, str], page: Page, control: str) -> None:
         directives = {part.strip().split("=")[0].lower(): part for part in control.split(",")}
@@ -158,11 +167,15 @@ class Listings:
         if "max-age" in directives:
             with contextlib.suppress(ValueError):
                 age = int(directives["max-age"].split("=", 1)[1])
-        if age <= 0:
+        if age <= 0 or page.count > self.files:
             return
-        if len(self._pages) >= self.size:
-            self._pages.pop(next(iter(self._pages)))
+        self._drop(key)
+        while self._pages and (
+            len(self._pages) >= self.size or self._held + page.count > self.files
+        ):
+            self._drop(next(iter(self._pages)))
         self._pages[key] = (time.monotonic() + min(age, MAX_AGE), page)
+        self._held += page.count
 
 
 MAX_AGE = 600.0  # seconds a project page is reused at most (PyPI's own max-age)
@@ -174,11 +187,13 @@ class Page:
 
     def __init__(self, name: str, files: Iterable[File]) -> None:
         self.by_version: dict[Version, list[File]] = {}
+        self.count = 0  # files kept
         project = canonicalize_name(name)
         for file in files:
             found = _name_and_version(file.filename)
             if found is not None and found[0] == project:
                 self.by_version.setdefault(found[1], []).append(file)
+                self.count += 1
 
     def files_of(self, version: str) -> list[File]:
         try:
