@@ -422,3 +422,25 @@ def test_the_listing_cache_holds_a_bounded_number_of_files() -> None:
 
     assert listings.get(("a", "")) is None and listings.get(("huge", "")) is None
     assert listings.get(("b", "")) is not None and listings.get(("c", "")) is not None
+
+
+async def test_the_same_advise_again_soon_reads_no_page_again_from_a_mirror_without_cache_headers(
+    tmp_path: Path,
+) -> None:
+    """A mirror that says nothing of caching has uv revalidate every page on every run; the
+    same resolution within a minute reads the pages its online run fetched from uv's cache."""
+    mirror = PackageIndex().start()
+    mirror.cache_headers = False
+    mirror.add_wheel("purelib", "1.0")
+    mirror.add_wheel("accel", "2.0", tag="cp311-cp311-manylinux_2_17_x86_64", requires=["purelib"])
+    text = pipfile(mirror, 'accel = "*"')
+    adviser = LocalAdviser(indexes=LOOPBACK)
+    try:
+        first = await adviser.advise(AdviseRequest(text, "", "app", X86, "3.11"))
+        asked = len(mirror.requests)
+        again = await adviser.advise(AdviseRequest(text, "", "app", X86, "3.11"))
+    finally:
+        await adviser.close()
+        mirror.stop()
+    assert first.lock == again.lock
+    assert asked > 0 and mirror.requests[asked:] == []

@@ -73,6 +73,7 @@ class PackageIndex(ThreadedServer):
         self.delay = 0.0  # seconds each project page takes (to catch a resolver mid-run)
         self.json_pages = False  # answer PEP 691 JSON to clients that ask for it
         self.failing_pages = 0  # the next project pages answered 503
+        self.cache_headers = True  # False: pages say nothing of caching (as many mirrors)
         self._lock = threading.Lock()
         app = web.Application(middlewares=[self._guard])
         self.reports: list[dict] = []  # what buildable sdists' backends saw (`_report`)
@@ -323,9 +324,8 @@ class PackageIndex(ThreadedServer):
             )
         body = "<!DOCTYPE html><html><body>\n" + "\n".join(links) + "\n</body></html>"
         # As PyPI does: project pages may be reused for 10 minutes, files forever.
-        return web.Response(
-            text=body, content_type="text/html", headers={"Cache-Control": "max-age=600, public"}
-        )
+        caching = {"Cache-Control": "max-age=600, public"} if self.cache_headers else {}
+        return web.Response(text=body, content_type="text/html", headers=caching)
 
     async def _file(self, request: web.Request) -> web.Response:
         filename = request.match_info["filename"]

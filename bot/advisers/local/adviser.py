@@ -146,6 +146,7 @@ class LocalAdviser:
             pinned={package: positions[index] for package, index in pinned.items()},
             limit=self.limit,
             prereleases=bool(pipfile.data.get("pipenv", {}).get("allow_prereleases")),
+            reuse=not request.force,
         )
         where = f"Python {python} on {platform}"
 

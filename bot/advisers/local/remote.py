@@ -82,6 +82,7 @@ def _request(requirements: Sequence[str], target: Target, constraints: Sequence[
         "pinned": dict(target.pinned),
         "limit": target.limit,
         "prereleases": target.prereleases,
+        "reuse": target.reuse,
     }
 
 
@@ -275,6 +276,7 @@ class ResolutionService:
             pinned={str(k): int(v) for k, v in request["pinned"].items()},
             limit=float(request["limit"]),
             prereleases=bool(request.get("prereleases")),
+            reuse=bool(request.get("reuse", True)),
         )
 
 

@@ -12,10 +12,12 @@ egress proxy as its only way out. Its cache makes repeated resolutions cheap.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import sys
 import tempfile
+import time
 import tomllib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -48,6 +50,9 @@ _NO_TAG = re.compile(
 # uv draws a tree before its messages (a multiplication sign, box-drawing corners, an arrow).
 _DECORATION = re.compile("^[\\s\u00d7\u2570\u2500\u25b6\u2502]+")
 EXCERPT = 1500  # characters of uv's own words quoted to people
+# Seconds the pages of a resolution run online are fresh for the same resolution where the
+# index says nothing (as listing.DEFAULT_AGE; PyPI's max-age is 600).
+FRESH = 60.0
 Read = TypeVar("Read")
 
 
@@ -70,6 +75,7 @@ class Target:
     pinned: Mapping[str, int]  # canonical package -> the position of the only index it uses
     limit: float = 600.0
     prereleases: bool = False  # the Pipfile's `[pipenv] allow_prereleases`
+    reuse: bool = True  # False (`--force`): nothing from a run moments ago, every page asked
 
 
 class Resolver(Protocol):
@@ -108,16 +114,34 @@ class LocalResolver:
 
         self.runner = runner
         self.listings = Listings()  # the index pages read, while they may be reused
+        self._online: dict[str, float] = {}  # a resolution's digest -> when it ran online
 
     async def __call__(
         self, requirements: Sequence[str], target: Target, constraints: Sequence[str] = ()
     ) -> dict[str, Pin]:
+        """uv's resolution. The same resolution again within FRESH seconds reads the pages its
+        online run just fetched from uv's cache, not from the index (uv revalidates every page
+        an index sends without cache headers, as many mirrors do); anything missing there, and
+        it runs online."""
+        key = _digest(requirements, target, constraints)
+        now = time.monotonic()
+        if target.reuse and now - self._online.get(key, -FRESH) < FRESH:
+            try:
+                return await resolve(
+                    self.runner, requirements, target, constraints=constraints, offline=True
+                )
+            except AdviseError:
+                pass
         try:
-            return await resolve(self.runner, requirements, target, constraints=constraints)
+            pins = await resolve(self.runner, requirements, target, constraints=constraints)
         except AdviseError as error:
             if not error.packages:
                 raise
             raise await self._with_oldest(error, target) from None
+        if len(self._online) >= 4096:
+            self._online.clear()
+        self._online[key] = now
+        return pins
 
     async def _with_oldest(self, error: AdviseError, target: Target) -> AdviseError:
         """`error`, its fix naming the oldest release of each package that has a wheel for
@@ -239,11 +263,13 @@ async def resolve(
     target: Target,
     *,
     constraints: Sequence[str] = (),
+    offline: bool = False,
 ) -> dict[str, Pin]:
     """Pins by canonical name; `AdviseError` saying why when there is none.
 
     Every package comes from the first index but those `pinned` to another, which come from
-    that one only: pipenv's `index = "..."`, uv's explicit index.
+    that one only: pipenv's `index = "..."`, uv's explicit index. `offline`: from uv's cache
+    only (no build then: anything missing is an `AdviseError`).
     """
     with tempfile.TemporaryDirectory(prefix="thoth-bot-uv-") as directory:
         work = Path(directory)
@@ -275,6 +301,7 @@ async def resolve(
             "allow" if target.prereleases else "if-necessary-or-explicit",
             "--default-index",
             f"i0={target.indexes[0].url}",  # named: its credentials are UV_INDEX_I0_*
+            *(("--offline",) if offline else ()),
         ]
         if constraints:
             (work / "constraints.txt").write_text("\n".join(constraints) + "\n")
@@ -293,7 +320,9 @@ async def resolve(
             limit=target.limit,
         )
         outcome = await run()
-        built = outcome.returncode != 0 and runner.may_build and _needs_build(outcome)
+        built = (
+            outcome.returncode != 0 and runner.may_build and not offline and _needs_build(outcome)
+        )
         if built:
             outcome = await run(build=True)  # in the sandbox: the operator allows it
         if outcome.returncode != 0:
@@ -416,6 +445,22 @@ def _failure(outcome: Outcome, target: Target, *, built: bool = False) -> Advise
         "conflict.",
         detail=excerpt(text),
     )
+
+
+def _digest(requirements: Sequence[str], target: Target, constraints: Sequence[str]) -> str:
+    """What makes two resolutions the same one (the credentials aside: they follow the URL)."""
+    described = repr(
+        (
+            list(requirements),
+            list(constraints),
+            target.python_version,
+            target.python_platform,
+            [index.url for index in target.indexes],
+            sorted(target.pinned.items()),
+            target.prereleases,
+        )
+    )
+    return hashlib.sha256(described.encode()).hexdigest()
 
 
 def _where(target: Target) -> str:
