@@ -24,7 +24,6 @@ RUNTIME_ENVIRONMENTS = 20
 CATEGORIES = 20  # package categories of one Pipfile ([packages], [dev-packages], custom)
 PACKAGES = 500  # packages of one category
 COMMANDS = 5  # /thoth commands acted on in one comment
-MESSAGE = 4000  # characters of one message built from repository content
 
 
 def check_size(path: str, text: str, limit: int) -> None:
@@ -74,8 +73,3 @@ def check_count(path: str, what: str, count: int, limit: int, line: int | None =
             fix=f"Keep to {limit} {what} at most; split the repository's stacks otherwise.",
             line=line,
         )
-
-
-def clipped(text: str, limit: int = MESSAGE) -> str:
-    """`text` cut to `limit` characters, saying so."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
