@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from fakes.github import FakeGitHub
 from fakes.thoth import FakeThoth
 from harness import LOCK_BRANCH, SECRET, BotUnderTest, new_repo_name, pipfile
+from test_cli_advise import advise as advise_cli
 from test_push import push_and_settle
 from test_push_failures import FAILURE_TITLE
 
@@ -140,17 +140,6 @@ def test_a_pipfile_past_a_limit_is_one_problem(text: str, said: str) -> None:
         parse_pipfile("Pipfile", text)
     assert caught.value.path == "Pipfile"
     assert said in caught.value.message
-
-
-def advise_cli(path: Path, thoth: FakeThoth, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "THOTH_HOST": thoth.url, "THOTH_BOT_STATE_DIR": str(path / ".state")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "advise", str(path), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_advise_write_never_writes_through_a_symlink(tmp_path: Path, thoth: FakeThoth) -> None:
