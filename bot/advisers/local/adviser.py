@@ -18,7 +18,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -186,12 +186,8 @@ class LocalAdviser:
         if _breaks(asked.constraints, resolved) or _lacks(asked.extras, wanted):
             wanted = _with_extras(wanted, asked.extras)
             prescription = _joined(prescription, asked)
-            try:
-                found = await solve((*prescription.constraints, *floors))
-            except AdviseError as error:  # the raised packages do not fit what the rules ask
-                if error.retryable:
-                    raise
-                found = await solve(prescription.constraints)
+            found, kept = await _keeping(solve, prescription.constraints, floors)
+            if kept != floors:  # the raised packages do not fit what the rules ask
                 floors, raised_guidance = (), ()
         resolved = {key: pin.version for pins in found.values() for key, pin in pins.items()}
         said = prescribe(saying, node_class, python, names, resolved=resolved)
@@ -215,8 +211,9 @@ class LocalAdviser:
                     for name, version, spec in unsupported.pins
                 ]
                 prescription = _joined(prescription, Prescription(tuple(excluded), (), (), ()))
+                floors = _without(floors, unsupported.packages)
                 try:
-                    found = await solve(prescription.constraints)
+                    found, kept = await _keeping(solve, prescription.constraints, floors)
                 except AdviseError:
                     raise AdviseError(
                         f"{unsupported}, and no other release of "
@@ -224,6 +221,8 @@ class LocalAdviser:
                         fix=f"Require a release of {', '.join(unsupported.packages)} that "
                         f"supports Python {python}, or another package.",
                     ) from None
+                if kept != floors:
+                    floors, raised_guidance = (), ()
         else:
             raise AdviseError(f"no lock supports Python {python} after {MAX_ROUNDS} rounds")
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
@@ -478,6 +477,22 @@ def _with_extras(
                 requirement = with_extras(requirement, more)
             changed[section].append(requirement)
     return changed
+
+
+async def _keeping(
+    solve: Callable[[Sequence[str]], Awaitable[dict[str, dict[str, Pin]]]],
+    constraints: Sequence[str],
+    floors: Sequence[str],
+) -> tuple[dict[str, dict[str, Pin]], tuple[str, ...]]:
+    """A resolution that keeps the raised direct packages' floors where it can, and the floors
+    it kept: where they no longer fit (a rule's constraint, an excluded release), none."""
+    if floors:
+        try:
+            return await solve((*constraints, *floors)), tuple(floors)
+        except AdviseError as error:
+            if error.retryable:
+                raise
+    return await solve(constraints), ()
 
 
 def _without(constraints: Sequence[str], packages: Sequence[str]) -> tuple[str, ...]:
