@@ -26,6 +26,7 @@ from bot.advisers.local.resolve import Index
 DOWNLOAD_LIMIT = 64 * 1024 * 1024  # bytes of one sdist fetched to look inside
 UNPACKED_LIMIT = 256 * 1024 * 1024  # bytes a .tar.gz may expand to while its names are read
 MEMBER_LIMIT = 20_000  # files of one sdist
+AT_ONCE = 4  # sdists fetched at once (each up to DOWNLOAD_LIMIT in memory)
 COMPILED_SUFFIXES = (
     ".c", ".cc", ".cpp", ".cxx", ".c++", ".pyx", ".f", ".f90", ".f95", ".for", ".rs", ".go",
     ".cu", ".m", ".mm",
@@ -36,10 +37,14 @@ TIMEOUT = aiohttp.ClientTimeout(total=120, connect=30)
 
 async def compiled(wanted: Mapping[str, tuple[str, Index]], *, proxy: str) -> dict[str, bool]:
     """{key: whether the sdist at URL holds code to compile} for {key: (URL, its index)}."""
+    slots = asyncio.Semaphore(AT_ONCE)
+
+    async def one(url: str, index: Index) -> bool:
+        async with slots:
+            return await _compiles(session, proxy, url, index)
+
     async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
-        found = await asyncio.gather(
-            *(_compiles(session, proxy, url, index) for url, index in wanted.values())
-        )
+        found = await asyncio.gather(*(one(url, index) for url, index in wanted.values()))
     return dict(zip(wanted, found, strict=True))
 
 
