@@ -74,9 +74,10 @@ def parse_lock(path: str, text: str) -> dict[str, Any] | None:
     the size limit, unread, or nested past any real lock's depth.
     """
     text = text.removeprefix("\ufeff")  # pipenv reads locks as utf-8-sig
-    if not text.strip() or len(text) > limits.LOCK_BYTES:
+    if not text.strip():
         return None
     try:
+        limits.check_size(path, text, limits.LOCK_BYTES)
         data = json.loads(text)
         limits.check_depth(path, data)
     except (ValueError, RecursionError, Problem):
