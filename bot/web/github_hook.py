@@ -5,7 +5,6 @@ Work never happens here: the delivery is committed to the job store and a worker
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from urllib.parse import parse_qs
 
@@ -19,7 +18,7 @@ from bot.jobs import records
 from bot.jobs.store import Delivery
 from bot.runtime import Bot
 from bot.web.outcomes import answer
-from bot.web.replies import read_body, reply
+from bot.web.replies import body_key, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import coalesce_key
@@ -82,7 +81,7 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
         key = dispatch.repo_key(event)
         coalesce = coalesce_key(event)
     delivery = Delivery(
-        key=delivery_key(event_name, body),
+        key=body_key("github", event_name, body),  # GitHub's redeliveries are this body too
         forge="github",
         event=records.kind(event),
         repo=key,
@@ -94,14 +93,6 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
         return "duplicate", reply(200, "already received")
     return "accepted", reply(202, "queued", delivery=delivery_id, job=delivery.key)
 
-
-def delivery_key(event_name: str, body: bytes) -> str:
-    """A delivery's job key: the digest of what was signed (and its event), not the delivery
-    id, which is not signed. A signed body accepted once is not run again, whatever id it
-    comes with, for as long as its job is kept (a week once done, a month once failed);
-    GitHub's own redeliveries are the same body too. `thoth-bot replay --again` marks a copy
-    of a body as a deliberate replay, which changes it."""
-    return "github:sha256:" + hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
 
 
 def decode_body(content_type: str, body: bytes) -> dict | None:

@@ -6,7 +6,6 @@ never seen also queues that project's onboarding (SPEC §7.4), ahead of the deli
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 
@@ -19,7 +18,7 @@ from bot.runtime import Bot
 from bot.signing import verify_standard_webhook
 from bot.web.github_hook import decode_body
 from bot.web.outcomes import answer
-from bot.web.replies import read_body, reply
+from bot.web.replies import body_key, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
 from handlers.events import Event, OnboardEvent, PushEvent, coalesce_key
@@ -143,4 +142,4 @@ def _delivery_key(
         return f"gitlab:push:{event.repo.id}:{event.before}:{event.after}"
     if signed_id and request.headers.get("webhook-id"):
         return f"gitlab:{request.headers['webhook-id']}"
-    return "gitlab:sha256:" + hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
+    return body_key("gitlab", event_name, body)

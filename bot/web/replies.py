@@ -1,7 +1,9 @@
-"""Small JSON answers shared by the endpoints, and the body limit they all keep."""
+"""Small JSON answers shared by the endpoints, the body limit they all keep, and the job key of
+a body."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -36,3 +38,11 @@ async def read_body(request: web.Request) -> bytes:
         return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise BodyTooLarge() from None
+
+
+def body_key(forge: str, event_name: str, body: bytes) -> str:
+    """The job key of a delivery identified by what was signed (its event and body), not by a
+    delivery id, which is not signed: a signed body accepted once is not run again, whatever id
+    it comes with, for as long as its job is kept (a week once done, a month once failed).
+    `thoth-bot replay --again` marks a copy of a body as a deliberate replay, which changes it."""
+    return f"{forge}:sha256:" + hashlib.sha256(event_name.encode() + b"\0" + body).hexdigest()
