@@ -41,11 +41,7 @@ async def on_comment(event: CommentEvent, ctx: Context) -> None:
     request = await forge.merge_request(repo, event.number)
     answers = []
     found = commands.parse_commands(event.body)
-    if len(found) > limits.COMMANDS:
-        skipped = found[limits.COMMANDS :]
-        found = found[: limits.COMMANDS]
-    else:
-        skipped = []
+    found, skipped = found[: limits.COMMANDS], found[limits.COMMANDS :]
     for command in found:
         problem = commands.check(command)
         if problem is not None:
