@@ -61,7 +61,15 @@ def _made_once(target: Path, name: str, make: Callable[[Path], None]) -> Path:
 
 
 def _run(command: list[str]) -> None:
-    subprocess.run(command, check=True, stdout=sys.stderr)
+    """pip, with what reaching the package index needs of this process's environment (which
+    holds the tests' secrets): the path, the locale, pip's and TLS's settings, proxies."""
+    passed = ("PATH", "HOME", "LANG", "SSL_CERT_FILE", "SSL_CERT_DIR")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in passed or key.startswith("PIP_") or key.lower().endswith("_proxy")
+    }
+    subprocess.run(command, check=True, stdout=sys.stderr, env=env)
 
 
 def tool_bin(name: str, program: str | None = None) -> Path:
