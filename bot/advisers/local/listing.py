@@ -146,6 +146,7 @@ class Listings:
         self.files = files
         self._pages: dict[tuple[str, str], tuple[float, Page]] = {}
         self._held = 0  # files of the pages held
+        self.reading = asyncio.Semaphore(READ_AT_ONCE)  # pages read at once, each in memory
 
     def get(self, key: tuple[str, str]) -> Page | None:
         found = self._pages.get(key)
@@ -179,6 +180,7 @@ class Listings:
 
 
 MAX_AGE = 600.0  # seconds a project page is reused at most (PyPI's own max-age)
+READ_AT_ONCE = 16  # project pages read at once: at most 16 x LISTING_LIMIT bytes in memory
 DEFAULT_AGE = 60.0  # where the index says nothing
 
 
@@ -210,7 +212,8 @@ async def _page(
     key = (url, index.credentials.username if index.credentials else "")
     page = listings.get(key)
     if page is None:
-        control, files = await _read(session, proxy, url, name, index)
+        async with listings.reading:
+            control, files = await _read(session, proxy, url, name, index)
         page = await asyncio.to_thread(Page, name, files)
         listings.put(key, page, control)
     return page
