@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="a worker for the distributed mode (REDIS_URL)")
     worker.add_argument("--config")
+    worker.add_argument("--embedded", action="store_true", help=argparse.SUPPRESS)  # by serve
     worker.set_defaults(run=_worker)
 
     resolver = commands.add_parser(
@@ -109,12 +110,23 @@ def _serve(args: argparse.Namespace) -> int:
             "GITHUB_WEBHOOK_SECRET for GitHub, or GITLAB_TOKEN and GITLAB_WEBHOOK_SECRET for "
             "GitLab. Serving health endpoints only."
         )
-    serve(settings, host=args.host, port=args.port, verify=not args.insecure_skip_verify)
+    serve(
+        settings,
+        host=args.host,
+        port=args.port,
+        verify=not args.insecure_skip_verify,
+        config=args.config,
+    )
     return 0
 
 
 def _worker(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    if args.embedded:  # the job process `serve` starts
+        from bot.jobs.job_process import run_job_process
+
+        uvloop.run(run_job_process(settings))
+        return 0
     if not settings.redis_url:
         raise ConfigError(
             "`thoth-bot worker` runs jobs of the distributed mode. Fix: set REDIS_URL, or use "

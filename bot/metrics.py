@@ -1,8 +1,9 @@
 """What the bot counts, for `GET /metrics` in Prometheus's text format (SPEC §4).
 
-One `Metrics` per `Bot`, each with its own registry (prometheus_client's global one would be
-shared by every bot of a test run). `serve` exposes its bot's on its port; `thoth-bot worker`
-on `METRICS_PORT` (advises and forge calls happen where jobs run).
+One `Metrics` per `Bot`, each with its own registries (prometheus_client's global one would be
+shared by every bot of a test run): what the web process counts (deliveries, the queue) and
+what is counted where jobs run (job runs, advises, forge calls). `serve` exposes both on its
+port, its job process's work included; `thoth-bot worker` its work on `METRICS_PORT`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ RATE_LIMIT_HEADERS = {"github": "x-ratelimit-remaining", "gitlab": "ratelimit-re
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry()  # the web process's
+        self.work_registry = CollectorRegistry()  # where jobs run
         registry = self.registry
         self.deliveries = Counter(
             "thoth_bot_deliveries",
@@ -60,6 +62,7 @@ class Metrics:
         self.queue_engine = Gauge(
             "thoth_bot_queue_engine", "The job engine in use.", ["engine"], registry=registry
         )
+        registry = self.work_registry
         self.job_runs = Counter(
             "thoth_bot_job_runs",
             "Job attempts by outcome (done, retried, failed).",
@@ -103,13 +106,19 @@ class Metrics:
         if remaining is not None and remaining.isdigit():
             self.rate_limit_remaining.labels(forge).set(int(remaining))
 
-    def render(self, counts: Mapping[str, int], engine: str) -> bytes:
-        """The text exposition, with the queue's counts as just read."""
+    def render(self, counts: Mapping[str, int], engine: str, *, work: bool = True) -> bytes:
+        """The text exposition, with the queue's counts as just read; `work=False` leaves out
+        what is counted where jobs run (another process renders it)."""
         for state in STATES:
             self.jobs.labels(state).set(counts.get(state, 0))
         self.queue_depth.set(counts.get("queued", 0))
         self.queue_engine.labels(engine).set(1)
-        return generate_latest(self.registry)
+        ingest = generate_latest(self.registry)
+        return ingest + self.render_work() if work else ingest
+
+    def render_work(self) -> bytes:
+        """What is counted where jobs run: job runs, advises, forge calls."""
+        return generate_latest(self.work_registry)
 
 
 class TimedAdviser:

@@ -1,8 +1,9 @@
 """A running thoth-bot: settings, one HTTP session, forge credentials, the adviser and the jobs.
 
 `serve` builds one `Bot`, the web app accepts deliveries into its queue (SQLite, run by the
-in-process runner; or Redis, run by `thoth-bot worker` processes), and `Bot.execute` runs each
-job: payloads -> one forge-neutral event -> `handlers.dispatch.handle`.
+job process it starts, `thoth-bot worker --embedded`; or Redis, run by `thoth-bot worker`
+processes), and `Bot.execute` runs each job there: payloads -> one forge-neutral event ->
+`handlers.dispatch.handle`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.github.forge import GitHubForge, installation_repositories
 from bot.gitlab.client import GitLabClient
 from bot.gitlab.forge import GitLabForge
 from bot.jobs import records
+from bot.jobs.job_process import JobProcess
 from bot.jobs.queue import EmbeddedQueue, Queue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, Job, JobStore
@@ -46,6 +48,10 @@ class PermanentJobError(Exception):
 class Bot:
     settings: Settings
     verify_signatures: bool = True
+    # Embedded: run the jobs in this child process (`serve`), else in this process (tests,
+    # and the job process itself, which shares the store with its parent: `shared_store`).
+    job_process: JobProcess | None = None
+    shared_store: bool = False
     # First sightings (GitLab projects) this process knows are recorded: their deliveries need
     # not ask the queue again. The queue stays the authority (other processes, restarts).
     sightings: set[str] = field(default_factory=set)
@@ -96,8 +102,16 @@ class Bot:
         self.store = JobStore(
             self.settings.state_dir / "jobs.sqlite3",
             coalesce_window=self.settings.coalesce_window,
+            shared=self.shared_store or self.job_process is not None,
+            fsync=not self.shared_store,  # the job process's writes (`store.py`)
         )
         await self.store.open()
+        if self.job_process is not None:
+            await self.job_process.start(self.session)
+            self.queue = EmbeddedQueue(
+                self.store, wake=self.job_process.notify, stop=self.job_process.close
+            )
+            return
         self.runner = JobRunner(
             self.store,
             self.execute,
@@ -106,7 +120,7 @@ class Bot:
             backoff_base=self.settings.retry_base,
             count=self.metrics.job_runs.labels,
         )
-        self.queue = EmbeddedQueue(self.store, self.runner)
+        self.queue = EmbeddedQueue(self.store, wake=self.runner.notify, stop=self.runner.stop)
         await self.runner.start()
 
     async def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""`thoth-bot serve`: the web app and, in the embedded mode, its workers, in one process."""
+"""`thoth-bot serve`: the web app and, in the embedded mode, the job process running its jobs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import uvloop
 from aiohttp import web
 
 from bot.config import Settings
+from bot.jobs.job_process import JobProcess
 from bot.runtime import Bot
 from bot.web.app import create_app
 
@@ -23,9 +24,12 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.0005
 
 
-def build_app(settings: Settings, *, verify: bool = True) -> web.Application:
-    """The app with the bot started on startup and stopped on cleanup."""
-    bot = Bot(settings, verify_signatures=verify)
+def build_app(
+    settings: Settings, *, verify: bool = True, job_process: JobProcess | None = None
+) -> web.Application:
+    """The app with the bot started on startup and stopped on cleanup; embedded, its jobs run
+    in `job_process`, else in this process."""
+    bot = Bot(settings, verify_signatures=verify, job_process=job_process)
     app = create_app(bot)
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
@@ -41,11 +45,17 @@ def build_app(settings: Settings, *, verify: bool = True) -> web.Application:
     return app
 
 
-def serve(settings: Settings, *, host: str, port: int, verify: bool = True) -> None:
+def serve(
+    settings: Settings, *, host: str, port: int, verify: bool = True, config: str | None = None
+) -> None:
     """Serve until SIGINT/SIGTERM, on uvloop: its event loop spends about a third less time per
-    delivery than asyncio's, and cuts the tail of the time to the 202 (bench/ingest.py)."""
+    delivery than asyncio's, and cuts the tail of the time to the 202 (bench/ingest.py).
+    Embedded, the jobs run in a job process (`bot.jobs.job_process`) with the same `config`."""
+    job_process = (
+        None if settings.redis_url else JobProcess(("--config", config) if config else ())
+    )
     web.run_app(
-        build_app(settings, verify=verify),
+        build_app(settings, verify=verify, job_process=job_process),
         host=host,
         port=port,
         access_log=None,

@@ -7,8 +7,11 @@ kernel's OOM killer would."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from pathlib import Path
 
+import aiohttp
 import pytest
 from fakes.github import FakeGitHub
 from harness import BotProcess, ServeProcess, new_repo_name, pipfile
@@ -105,3 +108,55 @@ async def test_distributed_a_job_that_kills_its_worker_is_given_up_after_its_att
         assert_given_up_once(github, doomed, other)
     finally:
         await cluster.stop()
+
+
+class JobProcessOf:
+    """The job process `serve` runs its jobs in (its only child), killed as the OOM killer
+    would: the web process stays."""
+
+    def __init__(self, web: ServeProcess, pid: int) -> None:
+        self.web = web
+        self.pid = pid
+
+    @classmethod
+    async def find(cls, web: ServeProcess, other_than: int = 0) -> JobProcessOf:
+        assert web.process is not None
+        children = Path(f"/proc/{web.process.pid}/task/{web.process.pid}/children")
+        pids: list[int] = []
+
+        def started() -> bool:
+            pids[:] = [int(pid) for pid in children.read_text().split() if int(pid) != other_than]
+            return bool(pids)
+
+        await wait_for(started, within=30)
+        return cls(web, pids[0])
+
+    async def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
+async def test_embedded_a_job_that_kills_its_job_process_is_given_up_while_the_webhook_answers(
+    env: dict[str, str], github: FakeGitHub, tmp_path: Path
+) -> None:
+    web = await ServeProcess(
+        {**env, "THOTH_BOT_MAX_ATTEMPTS": str(ATTEMPTS)}, tmp_path / "serve.log"
+    ).start()
+    try:
+        first = await JobProcessOf.find(web)
+        killed = [first]
+
+        async def start() -> JobProcessOf:
+            async with aiohttp.ClientSession() as session:  # answering while it has no jobs
+                async with session.get(web.url + "/healthz") as response:
+                    assert response.status == 200
+            process = await JobProcessOf.find(web, other_than=killed[-1].pid)
+            killed.append(process)
+            return process
+
+        doomed, other = await crash_three_times_then_serve(github, web, start, first)  # type: ignore[arg-type]
+        assert web.process is not None and web.process.returncode is None  # never restarted
+        log = (tmp_path / "serve.log").read_text()
+        assert log.count("the job process stopped (killed by SIGKILL)") == ATTEMPTS
+        assert_given_up_once(github, doomed, other)
+    finally:
+        await web.stop()

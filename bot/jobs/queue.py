@@ -1,7 +1,7 @@
 """Where the web process puts deliveries: one `Queue` protocol, two engines.
 
-- `EmbeddedQueue` (the default): the SQLite `JobStore` in THOTH_BOT_STATE_DIR, run by the
-  in-process `JobRunner`.
+- `EmbeddedQueue` (the default): the SQLite `JobStore` in THOTH_BOT_STATE_DIR, run by a
+  `JobRunner` in the job process `serve` starts (`bot.jobs.job_process`), or in this process.
 - `bot.jobs.distributed.RedisQueue` (REDIS_URL set): arq on Redis, run by `thoth-bot worker`
   processes.
 
@@ -11,10 +11,9 @@ already hold, and run the same `Bot.execute` on the same `Job`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, JobStore
 
 
@@ -33,9 +32,13 @@ class Queue(Protocol):
 
 
 class EmbeddedQueue:
-    def __init__(self, store: JobStore, runner: JobRunner) -> None:
+    def __init__(
+        self, store: JobStore, *, wake: Callable[[], None], stop: Callable[[], Awaitable[None]]
+    ) -> None:
+        """`wake`: a job is ready; `stop`: stop what runs the jobs."""
         self.store = store
-        self.runner = runner
+        self._wake = wake
+        self._stop = stop
 
     async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
         added = await self.store.add_all(deliveries)
@@ -43,7 +46,7 @@ class EmbeddedQueue:
         if any(
             new and not (d.coalesce and window) for d, new in zip(deliveries, added, strict=True)
         ):
-            self.runner.notify()  # runnable now; a burst waits for its window (workers poll)
+            self._wake()  # runnable now; a burst waits for its window (workers poll)
         return added
 
     async def counts(self) -> dict[str, int]:
@@ -53,5 +56,5 @@ class EmbeddedQueue:
         await self.store.ping()
 
     async def close(self) -> None:
-        await self.runner.stop()
+        await self._stop()
         await self.store.close()

@@ -6,6 +6,13 @@ cost of durability is shared. They are appended to `arrivals`, which has no inde
 a commit there writes a few pages, where `jobs` and its indexes (random delivery ids) took about
 one page per delivery. Arrivals move into `jobs` in bulk (`_settle`) before anything reads jobs:
 a claim, a count, a lookup. One thread owns the connection; the event loop never blocks on it.
+
+Under `thoth-bot serve` two processes share the file (`shared=True`): the web process appends
+deliveries, the job process (`bot.jobs.job_process`) claims and runs them; each settles what
+it finds in `arrivals`, SQLite's write lock keeps them apart. The job process's own writes (a
+claim, an outcome) are not fsync'd (`synchronous=NORMAL`): they survive the process's death,
+which is what counting attempts needs, and hold the write lock the web process's next commit
+waits for a fraction as long; only a machine's crash can take one back (a job runs again).
 """
 
 from __future__ import annotations
@@ -119,9 +126,18 @@ class Job:
 
 
 class JobStore:
-    def __init__(self, path: Path, *, coalesce_window: float = 0.0):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        coalesce_window: float = 0.0,
+        shared: bool = False,
+        fsync: bool = True,
+    ):
         self.path = path
         self.coalesce_window = coalesce_window
+        self.shared = shared  # another process appends and settles too
+        self.fsync = fsync  # False: the job process's (see the module's docstring)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstore")
         self._db: sqlite3.Connection | None = None
         self._commits: GroupCommit[Delivery] = GroupCommit(self._write)
@@ -135,7 +151,7 @@ class JobStore:
     def _connect(self) -> None:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
+        db.execute(f"PRAGMA synchronous={'FULL' if self.fsync else 'NORMAL'}")
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(SCHEMA)
         columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
@@ -179,7 +195,12 @@ class JobStore:
         else:
             added = self._insert_checked(deliveries)
         if len(self._arrived) >= SETTLE_AT:
-            self._settle_alone(SETTLE_CHUNK)
+            if self.shared:  # the other process moved most of them: forget those
+                self._arrived.intersection_update(
+                    row[0] for row in self._require().execute("SELECT delivery FROM arrivals")
+                )
+            else:
+                self._settle_alone(SETTLE_CHUNK)
         return added
 
     def _append(self, deliveries: Sequence[Delivery]) -> list[bool]:
@@ -286,9 +307,16 @@ class JobStore:
 
     def _settle_alone(self, limit: int = -1) -> bool:
         """Settle in a transaction of its own, if anything arrived. True when some are left."""
-        if self._settled_once and not self._arrived:
+        if self._nothing_arrived(self._require()):
             return False
         return self._transaction(lambda db: self._settle(db, limit))
+
+    def _nothing_arrived(self, db: sqlite3.Connection) -> bool:
+        """Nothing to settle: alone, nothing appended since the last settle (the first is at
+        open); shared, `arrivals` is empty (a read, without the write lock)."""
+        if self.shared:
+            return not db.execute("SELECT EXISTS (SELECT 1 FROM arrivals)").fetchone()[0]
+        return self._settled_once and not self._arrived
 
     async def _settle_in_chunks(self) -> None:
         """Settle SETTLE_CHUNK arrivals per transaction: deliveries coming in meanwhile are

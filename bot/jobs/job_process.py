@@ -1,0 +1,221 @@
+"""The embedded engine's jobs, in a process of their own.
+
+`thoth-bot serve` answers webhooks in one process and runs its jobs in a child it starts,
+`thoth-bot worker --embedded`, over the same SQLite store. Whatever a job does with what a
+repository holds (parse a Pipfile, a `.thoth.yaml`, a lock; read index pages; start uv) costs
+that process's CPU and memory, never the event loop that answers deliveries. A job that kills
+its process (the kernel's OOM killer) leaves the webhook answering; `JobProcess` starts the
+child again, whose runner counts the attempt and gives the job up after THOTH_BOT_MAX_ATTEMPTS.
+
+The parent speaks to the child through the child's stdin: one byte per "a job is ready"
+(written without blocking: a full pipe already wakes it), and end-of-file when the parent is
+gone, on which the child stops (running jobs stay `running`, requeued at the next start); a
+parent killed outright takes the child with it (Linux's parent-death signal), as one process
+would have died. The
+child's first line on stdout is the port of its metrics on 127.0.0.1, which the parent's
+`/metrics` includes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Settings
+
+if TYPE_CHECKING:
+    from bot.runtime import Bot
+
+log = logging.getLogger(__name__)
+
+# A child that stopped is started again after this back-off (doubling to RESTART_CAP, and from
+# the start again once a child ran for RESTART_RESET seconds).
+RESTART_FIRST = 0.5
+RESTART_CAP = 30.0
+RESTART_RESET = 60.0
+STOP_WITHIN = 10.0  # after end-of-file, then SIGKILL
+STARTUP_WITHIN = 120.0  # the child's first line (its imports, its store, its recovery)
+# The child's scheduling priority below the web process's (and so its uv processes'): on a
+# busy node the answers to deliveries get the CPU first, the jobs what is left.
+NICENESS = 10
+
+
+class JobProcess:
+    """The web process's side: start the child, wake it, read its metrics, stop it."""
+
+    def __init__(self, arguments: Sequence[str] = ()) -> None:
+        self._arguments = ["-m", "bot", "worker", "--embedded", *arguments]
+        self._wakeup: int | None = None  # the write end of the child's stdin
+        self._port: int | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.starts = 0
+
+    async def start(self, session: aiohttp.ClientSession) -> None:
+        """Start the child in the background: deliveries are taken meanwhile, and wait."""
+        self._session = session
+        self._supervisor = asyncio.create_task(self._supervise(), name="thoth-bot-job-process")
+
+    def notify(self) -> None:
+        """A job is ready: wake the child."""
+        if self._wakeup is None:
+            return
+        try:
+            os.write(self._wakeup, b".")
+        except (BlockingIOError, BrokenPipeError):
+            pass  # already woken, or stopped (its successor claims what is ready at start)
+
+    async def metrics(self) -> bytes:
+        """The child's metrics in the text exposition; empty while it is not running."""
+        if self._port is None or self._session is None:
+            return b""
+        try:
+            async with self._session.get(
+                f"http://127.0.0.1:{self._port}/metrics", timeout=aiohttp.ClientTimeout(total=5)
+            ) as response:
+                return await response.read() if response.status == 200 else b""
+        except (aiohttp.ClientError, TimeoutError):
+            return b""
+
+    async def close(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+            self._supervisor = None
+
+    async def _supervise(self) -> None:
+        delay = RESTART_FIRST
+        while True:
+            started = time.monotonic()
+            status = await self._run_once()
+            if time.monotonic() - started > RESTART_RESET:
+                delay = RESTART_FIRST
+            log.error(
+                "the job process stopped (%s); starting it again in %.1f s (the webhook "
+                "keeps answering meanwhile)",
+                _described(status),
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(RESTART_CAP, delay * 2)
+
+    async def _run_once(self) -> int | None:
+        """Run one child until it stops; its exit status. Cancelled: stop it first."""
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, *self._arguments, stdin=read_end, stdout=asyncio.subprocess.PIPE
+            )
+        except BaseException:
+            os.close(write_end)
+            raise
+        finally:
+            os.close(read_end)
+        self._wakeup = write_end
+        self.starts += 1
+        try:
+            assert process.stdout is not None
+            try:
+                line = await asyncio.wait_for(process.stdout.readline(), STARTUP_WITHIN)
+            except TimeoutError:
+                log.error("the job process did not start within %d s", STARTUP_WITHIN)
+                process.kill()
+            else:
+                if line.strip().isdigit():
+                    self._port = int(line)
+                    self.notify()  # what arrived while it started
+            return await process.wait()
+        finally:
+            # End-of-file on its stdin: a child still running (cancelled: the web process
+            # stops) stops its jobs and exits, or is killed.
+            self._port = self._wakeup = None
+            os.close(write_end)
+            if process.returncode is None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(process.wait()), STOP_WITHIN)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+
+def _described(status: int | None) -> str:
+    if status is None:
+        return "no status"
+    if status < 0:
+        return f"killed by {signal.Signals(-status).name}"
+    return f"exit status {status}"
+
+
+async def run_job_process(settings: Settings) -> None:
+    """`thoth-bot worker --embedded`, started by `serve`: run the embedded engine's jobs until
+    stdin ends (the parent is gone) or SIGTERM/SIGINT."""
+    from bot.runtime import Bot
+
+    _die_with_parent()
+    os.nice(NICENESS)
+    bot = Bot(settings, shared_store=True)
+    await bot.start()
+    assert bot.runner is not None
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: _Wakeups(bot.runner.notify, stop), os.fdopen(sys.stdin.fileno(), "rb", 0)
+    )
+    app = web.Application()
+    app.router.add_get("/metrics", _work_metrics(bot))
+    site = web.AppRunner(app, access_log=None)
+    await site.setup()
+    listener = socket.create_server(("127.0.0.1", 0))
+    await web.SockSite(site, listener).start()
+    print(listener.getsockname()[1], flush=True)
+    try:
+        await stop.wait()
+    finally:
+        transport.close()
+        await site.cleanup()
+        await bot.stop()
+
+
+def _die_with_parent() -> None:
+    """SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG; Linux only). Had it died already,
+    stdin is at its end and the child stops at once."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _work_metrics(bot: Bot) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=bot.metrics.render_work())
+
+    return metrics
+
+
+class _Wakeups(asyncio.Protocol):
+    def __init__(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
+        self._wake = wake
+        self._stop = stop
+
+    def data_received(self, data: bytes) -> None:
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._stop.set()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop.set()
