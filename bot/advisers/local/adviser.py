@@ -25,7 +25,7 @@ from typing import Any
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
-from bot.advisers.local.direct_first import direct_first
+from bot.advisers.local.direct_first import direct_first, direct_releases
 from bot.advisers.local.indexes import (
     IndexPolicy,
     named_unreachable,
@@ -166,11 +166,19 @@ class LocalAdviser:
             except AdviseError as error:
                 raise named_unreachable(error, places) from None
 
-        found = await solve(prescription.constraints)
+        listing = asyncio.create_task(direct_releases(self.resolver, wanted, target))
+        try:
+            found = await solve(prescription.constraints)
+            available = await listing
+        finally:
+            if not listing.done():
+                listing.cancel()
+            elif not listing.cancelled():
+                listing.exception()  # the resolution's error is the one said
         # The Pipfile's own packages at their newest releases that resolve with the rest, as
         # pipenv prefers them (`direct_first.py`); the later resolutions keep them there.
         raised = await direct_first(
-            self.resolver, wanted, prescription.constraints, target, found, solve, where
+            wanted, available, prescription.constraints, target, found, solve, where
         )
         found = raised.found
         # What works together (a framework built against NumPy 1 with NumPy 2; the CUDA

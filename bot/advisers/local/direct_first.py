@@ -39,25 +39,35 @@ class Raised:
     guidance: tuple[Guidance, ...]
 
 
+Releases = dict[str, tuple[str, ...]]  # canonical name -> installable releases, oldest first
+
+
+async def direct_releases(
+    resolver: Resolver, wanted: Mapping[str, Sequence[Requirement]], target: Target
+) -> Releases:
+    """The releases the target can install of each of the Pipfile's own packages, from their
+    index listings (read while the first resolution runs: neither waits for the other)."""
+    return await resolver.releases(
+        {
+            key: (requirement.name, target.pinned.get(key, 0))
+            for key, (requirement, _) in _ordered(wanted).items()
+        },
+        target,
+    )
+
+
 async def direct_first(
-    resolver: Resolver,
     wanted: Mapping[str, Sequence[Requirement]],
+    available: Releases,
     constraints: Sequence[str],
     target: Target,
     found: Found,
     solve: Callable[[Sequence[str]], Awaitable[Found]],
     where: str,
 ) -> Raised:
-    """`found`, each direct package raised to the newest release that resolves with the rest.
-    `solve(constraints)` resolves the whole Pipfile."""
+    """`found`, each direct package raised to the newest release in `available` that resolves
+    with the rest. `solve(constraints)` resolves the whole Pipfile."""
     direct = _ordered(wanted)
-    available = await resolver.releases(
-        {
-            key: (requirement.name, target.pinned.get(key, 0))
-            for key, (requirement, _) in direct.items()
-        },
-        target,
-    )
     floors: list[str] = []
     held: list[str] = []
     tries = 0
