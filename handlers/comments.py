@@ -45,7 +45,7 @@ async def on_comment(event: CommentEvent, ctx: Context) -> None:
     for command in found:
         problem = commands.check(command)
         if problem is not None:
-            answers.append((command.line, f"{problem}\n\n{commands.HELP}"))
+            answers.append((command.line, f"{problem}\n\n{commands.help_text(forge.words)}"))
             continue
         answers.append(
             (command.line, await commands.COMMANDS[command.name](ctx, event, request, command))
@@ -58,7 +58,9 @@ async def on_comment(event: CommentEvent, ctx: Context) -> None:
                 f"at most {limits.COMMANDS} commands of one comment. Post the others in another.",
             )
         )
-    await forge.create_comment(repo, event.number, render.command_reply(login, answers))
+    await forge.create_comment(
+        repo, event.number, render.command_reply(login, answers, forge.words)
+    )
 
 
 async def _refuse(ctx: Context, event: CommentEvent) -> None:
@@ -69,4 +71,4 @@ async def _refuse(ctx: Context, event: CommentEvent) -> None:
     if any(marker in comment.body for comment in request.bot_comments):
         await forge.react(repo, event.number, event.comment_id, "confused")
         return
-    await forge.create_comment(repo, event.number, render.refusal(event.author.login))
+    await forge.create_comment(repo, event.number, render.refusal(event.author.login, forge.words))

@@ -71,7 +71,7 @@ async def ensure_lock_request(
             branch_exists=head is not None,
         )
     title = render.lock_request_title(base, onboarding=plan.config_added)
-    body = render.lock_request_body(plan, base)
+    body = render.lock_request_body(plan, base, forge.words)
     request = snapshot.merge_request
     changed = not up_to_date
     if request is None:
@@ -86,14 +86,17 @@ async def ensure_lock_request(
     elif request.title != title or request.body.strip() != body.strip():
         await forge.update_merge_request(repo, request.number, title=title, body=body)
         changed = True
-    changed |= await ensure_comment(
-        forge,
-        repo,
-        request.number,
-        request.bot_comments,
-        render.GUIDANCE_MARKER,
-        render.guidance_comment(plan),
-    ) is not None
+    changed |= (
+        await ensure_comment(
+            forge,
+            repo,
+            request.number,
+            request.bot_comments,
+            render.GUIDANCE_MARKER,
+            render.guidance_comment(plan, forge.words),
+        )
+        is not None
+    )
     return request, changed
 
 
@@ -140,7 +143,7 @@ async def report_failure(
         snapshot.sha,
         CommitStatus(state="failure", description=render.status_description(problems)),
     )
-    body = render.failure_body(problems, branch=branch, sha=snapshot.sha)
+    body = render.failure_body(problems, branch=branch, sha=snapshot.sha, words=forge.words)
     issue = failure_issue(snapshot)
     if issue is None:
         await forge.create_issue(repo, title=render.FAILURE_TITLE, body=body, labels=labels)

@@ -95,8 +95,25 @@ class CommitStatus:
     target_url: str | None = None
 
 
+@dataclass(frozen=True)
+class Words:
+    """How a forge's people name things, and how much text it takes: what `render` needs to
+    write for this forge."""
+
+    merge_request: str  # "pull request" | "merge request"
+    reference_prefix: str  # "#" (GitHub: `#12`) | "!" (GitLab: `!12`)
+    body_limit: int  # characters of an issue, merge request or comment body, with a margin
+    who_may_command: str  # who may run `/thoth` commands, in the forge's terms
+
+    def reference(self, number: int) -> str:
+        """A merge request's reference, which the forge renders as a link."""
+        return f"{self.reference_prefix}{number}"
+
+
 class Forge(Protocol):
     """What the handlers need from a forge. Every method may raise `ForgeError`."""
+
+    words: Words
 
     async def is_self(self, actor: Actor) -> bool:
         """Whether `actor` is this bot's own account."""
@@ -205,17 +222,47 @@ class Forge(Protocol):
 
 
 class ForgeError(Exception):
-    """The forge refused or failed a call; the job layer decides whether to retry."""
+    """The forge refused or failed a call; the job layer decides whether to retry. What
+    happened is the class (below), in the forge's own words the message: a handler never
+    sees a status code."""
+
+    retryable_by_default = False
 
     def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        retryable: bool = False,
-        retry_after: float | None = None,
+        self, message: str, *, retryable: bool | None = None, retry_after: float | None = None
     ):
         super().__init__(message)
-        self.status = status
-        self.retryable = retryable
+        self.retryable = self.retryable_by_default if retryable is None else retryable
         self.retry_after = retry_after  # seconds the forge asked us to wait (rate limits)
+
+
+class NotFound(ForgeError):
+    """No such repository, branch, commit, merge request or user (or not visible to the bot)."""
+
+
+class Forbidden(ForgeError):
+    """The bot's credentials do not allow it."""
+
+
+class AlreadyExists(ForgeError):
+    """What the call would create exists already (a branch, a merge request, a reaction)."""
+
+
+class BranchMoved(ForgeError):
+    """A branch the bot may only fast-forward has moved since it was read."""
+
+
+class Refused(ForgeError):
+    """The forge refused the request as it was made (invalid for the forge)."""
+
+
+class RateLimited(ForgeError):
+    """The forge's rate limit: retry after `retry_after` seconds."""
+
+    retryable_by_default = True
+
+
+class Unavailable(ForgeError):
+    """The forge could not be reached or failed (a 5xx, a timeout): retry later."""
+
+    retryable_by_default = True

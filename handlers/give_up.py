@@ -55,7 +55,7 @@ async def give_up(event: Event, ctx: Context, starts: int) -> None:
             event.number,
             request.bot_comments,
             render.GUIDANCE_MARKER,
-            render.failure_comment([problem]),
+            render.failure_comment([problem], ctx.forge.words),
         )
         description = render.status_description([problem])
         await ctx.forge.set_status(

@@ -124,7 +124,9 @@ async def update_lock_request(
     if not plan.files:
         if request is None:
             return Result(NOTHING)
-        await ctx.forge.create_comment(repo, request.number, render.superseded_comment(base.branch))
+        await ctx.forge.create_comment(
+            repo, request.number, render.superseded_comment(base.branch, ctx.forge.words)
+        )
         await ctx.forge.close_merge_request(repo, request.number)
         return Result(CLOSED, request)
     if request is not None and not rebuild and not bot_edited(snapshot):
@@ -134,7 +136,7 @@ async def update_lock_request(
             request.number,
             request.bot_comments,
             render.HUMAN_EDIT_MARKER,
-            render.human_edit_comment(lock_branch_name(base.branch)),
+            render.human_edit_comment(lock_branch_name(base.branch), ctx.forge.words),
         )
         return Result(HUMAN_EDITED, request)
     labels = base.config.labels if base.config.labels is not None else ctx.policy.labels

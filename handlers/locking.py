@@ -217,7 +217,7 @@ async def _lock_environment(
             f"{environment.name!r} (node class {node_class.name}): {error}",
             fix=error.fix
             or "Check the Pipfile's packages and versions against the guidance; "
-            "comment `/thoth advise --force` on a pull request to try again.",
+            "a comment `/thoth advise --force` tries again.",
             detail=error.detail,
         ) from None
     rendered = render_lock(result.lock, pipfile)

@@ -79,11 +79,11 @@ async def advise_merge_request(
             ctx, repo, head.config, head.files, environments, force=force, hooks=False
         )
     except Problems as failure:
-        await _sticky(ctx, repo, request, render.failure_comment(failure.problems))
+        await _sticky(ctx, repo, request, render.failure_comment(failure.problems, ctx.forge.words))
         description = render.status_description(failure.problems)
         await forge.set_status(repo, sha, CommitStatus("failure", description))
         return f"Advising failed: {description}. The guidance comment says how to fix it."
-    await _sticky(ctx, repo, request, render.merge_request_guidance(plan, sha))
+    await _sticky(ctx, repo, request, render.merge_request_guidance(plan, sha, ctx.forge.words))
     summary = _summary(plan)
     await forge.set_status(repo, sha, CommitStatus("success", summary))
     return summary

@@ -15,7 +15,7 @@ from handlers import s2i
 from handlers.context import Context, Policy
 from handlers.ensure import report_failure
 from handlers.events import OnboardEvent
-from handlers.forge import FileContent, ForgeError
+from handlers.forge import FileContent, NotFound
 from handlers.lock_request import read_base, snapshot_base, update_lock_request
 from handlers.locking import Problems
 from handlers.repo_config import CONFIG_PATH, MANAGER_NAME
@@ -25,9 +25,7 @@ async def on_onboard(event: OnboardEvent, ctx: Context) -> None:
     repo = await ctx.forge.repository(event.full_name)
     try:
         base = await snapshot_base(ctx, repo, repo.default_branch)
-    except ForgeError as error:
-        if error.status != 404:
-            raise
+    except NotFound:
         ctx.log.info(
             "%s has no %s branch yet: nothing to onboard", repo.full_name, repo.default_branch
         )

@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 
 from handlers.adviser import Guidance, NodeClass
+from handlers.forge import Words
 from handlers.locking import EnvironmentLock, LockPlan
 from handlers.problems import Problem
 
@@ -29,9 +30,7 @@ FAILURE_TITLE = "thoth-bot: cannot lock dependencies"
 DIGEST_TRAILER = "Thoth-Bot-Digest:"
 
 _ICONS = {"ERROR": "🛑", "WARNING": "⚠️", "INFO": "ℹ️"}  # noqa: RUF001
-# GitHub refuses issue, pull request and comment bodies over 65536 characters (GitLab allows
-# more); every text is cut to fit, by whole lines, saying so.
-MAX_TEXT = 65000
+# Every text is cut to fit the forge's body limit (`Words.body_limit`), by whole lines, saying so.
 STATUS_LIMIT = 140  # a commit status's description, at most
 _SAFE_LINK = re.compile(r"https?://[^\s()<>\[\]`]+")
 
@@ -93,7 +92,7 @@ def quoted(text: str, limit: int = QUOTE_LIMIT, indent: str = "") -> str:
     return "\n".join(indent + line for line in lines)
 
 
-def fit(text: str, limit: int = MAX_TEXT) -> str:
+def fit(text: str, limit: int) -> str:
     """`text`, or as many of its first lines as fit in `limit` characters with a note."""
     if len(text) <= limit:
         return text
@@ -132,7 +131,7 @@ def committed_paths(message: str) -> frozenset[str]:
     )
 
 
-def lock_request_body(plan: LockPlan, base: str) -> str:
+def lock_request_body(plan: LockPlan, base: str, words: Words) -> str:
     parts = [
         LOCK_REQUEST_MARKER,
         f"thoth-bot locked the dependencies of {code(base)} for the hardware each runtime "
@@ -156,10 +155,10 @@ def lock_request_body(plan: LockPlan, base: str) -> str:
         ]
         parts.append("\n".join(hooks))
     parts.append(
-        "<sub>This pull request is rebuilt as one commit on top of "
+        f"<sub>This {words.merge_request} is rebuilt as one commit on top of "
         f"{code(base)} whenever a Pipfile changes there.</sub>"
     )
-    return fit("\n\n".join(parts) + "\n")
+    return fit("\n\n".join(parts) + "\n", words.body_limit)
 
 
 def _environment_section(lock: EnvironmentLock) -> str:
@@ -203,17 +202,17 @@ def profile_line(node_class: NodeClass, python_version: str) -> str:
     return " · ".join(items)
 
 
-def guidance_comment(plan: LockPlan, heading: str = "Thoth guidance") -> str:
+def guidance_comment(plan: LockPlan, words: Words, heading: str = "Thoth guidance") -> str:
     parts = [GUIDANCE_MARKER, f"## {heading}"]
     if plan.notes:
         parts.append(_entries(plan.notes))
     for lock in plan.locks:
         title = f"### {code(lock.environment.name)} on {code(lock.environment.node_class.name)}"
         parts.append(title + "\n" + (_entries(lock.guidance) or "No guidance for this stack."))
-    return fit("\n\n".join(parts) + "\n")
+    return fit("\n\n".join(parts) + "\n", words.body_limit)
 
 
-def merge_request_guidance(plan: LockPlan, sha: str) -> str:
+def merge_request_guidance(plan: LockPlan, sha: str, words: Words) -> str:
     """The sticky comment on someone's merge request: per environment, what its lock would
     become on its node class, and Thoth's guidance."""
     parts = [
@@ -233,7 +232,7 @@ def merge_request_guidance(plan: LockPlan, sha: str) -> str:
             "<sub>Comment `/thoth lock` to commit the refreshed lock(s) to this branch, "
             "`/thoth help` for the other commands.</sub>"
         )
-    return fit("\n\n".join(parts) + "\n")
+    return fit("\n\n".join(parts) + "\n", words.body_limit)
 
 
 def _entries(entries: Sequence[Guidance]) -> str:
@@ -247,7 +246,7 @@ def _entries(entries: Sequence[Guidance]) -> str:
     return "\n".join(lines)
 
 
-def failure_body(problems: Sequence[Problem], *, branch: str, sha: str) -> str:
+def failure_body(problems: Sequence[Problem], *, branch: str, sha: str, words: Words) -> str:
     lines = [
         FAILURE_MARKER,
         f"thoth-bot could not lock the dependencies of {code(branch)} at {code(sha[:12])}:",
@@ -259,14 +258,14 @@ def failure_body(problems: Sequence[Problem], *, branch: str, sha: str) -> str:
         "This issue is updated on every new failure and closed as soon as a later push "
         f"to {code(branch)} locks successfully.",
     ]
-    return fit("\n".join(lines) + "\n")
+    return fit("\n".join(lines) + "\n", words.body_limit)
 
 
-def failure_comment(problems: Sequence[Problem]) -> str:
-    """For a pull request's sticky comment: the same facts, no issue boilerplate."""
+def failure_comment(problems: Sequence[Problem], words: Words) -> str:
+    """For a merge request's sticky comment: the same facts, no issue boilerplate."""
     lines = [GUIDANCE_MARKER, "## thoth-bot could not lock the dependencies", ""]
     lines += _problem_lines(problems)
-    return fit("\n".join(lines) + "\n")
+    return fit("\n".join(lines) + "\n", words.body_limit)
 
 
 def _problem_lines(problems: Sequence[Problem]) -> list[str]:
@@ -288,15 +287,17 @@ def status_description(problems: Sequence[Problem]) -> str:
     return text + more
 
 
-def branch_commit_message(plan: LockPlan, login: str, number: int) -> str:
+def branch_commit_message(plan: LockPlan, login: str, number: int, words: Words) -> str:
     """A commit the bot adds to someone's branch on request (no digest: not the bot's branch)."""
-    return _commit_message(plan, f"Requested by @{login} in #{number} with a thoth-bot command.")
+    return _commit_message(
+        plan, f"Requested by @{login} in {words.reference(number)} with a thoth-bot command."
+    )
 
 
-def refusal(login: str) -> str:
+def refusal(login: str, words: Words) -> str:
     return (
-        f"@{login}, thoth-bot's commands are for people with write access to this repository "
-        "(on GitLab: the Developer role or above). A maintainer can run them for you.\n"
+        f"@{login}, thoth-bot's commands are for people with {words.who_may_command}. "
+        "A maintainer can run them for you.\n"
         f"{refusal_marker(login)}\n"
     )
 
@@ -306,13 +307,13 @@ def refusal_marker(login: str) -> str:
     return f"<!-- thoth-bot:refused:{re.sub(r'[^A-Za-z0-9_.-]', '_', login)} -->"
 
 
-def command_reply(login: str, answers: Sequence[tuple[str, str]]) -> str:
+def command_reply(login: str, answers: Sequence[tuple[str, str]], words: Words) -> str:
     """One reply to a comment's commands: each command as written, then what it did."""
     if len(answers) == 1:
-        return fit(f"@{login} {answers[0][1]}\n")
+        return fit(f"@{login} {answers[0][1]}\n", words.body_limit)
     parts = [f"@{login}"]
     parts += [f"> {inert(line)}\n\n{answer}" for line, answer in answers]
-    return fit("\n\n".join(parts) + "\n")
+    return fit("\n\n".join(parts) + "\n", words.body_limit)
 
 
 def problems_reply(problems: Sequence[Problem]) -> str:
@@ -321,19 +322,19 @@ def problems_reply(problems: Sequence[Problem]) -> str:
     return "\n".join(lines)
 
 
-def human_edit_comment(branch: str) -> str:
+def human_edit_comment(branch: str, words: Words) -> str:
     return (
         f"{HUMAN_EDIT_MARKER}\nSomeone else pushed to {code(branch)}, so thoth-bot no longer "
-        "rebuilds this pull request on its own: it never overwrites other people's commits. "
-        "Comment `/thoth refresh` to let it rebuild the branch from its base (the other "
+        f"rebuilds this {words.merge_request} on its own: it never overwrites other people's "
+        "commits. Comment `/thoth refresh` to let it rebuild the branch from its base (the other "
         "commits on it are then dropped).\n"
     )
 
 
-def superseded_comment(branch: str) -> str:
+def superseded_comment(branch: str, words: Words) -> str:
     return (
-        f"{code(branch)} already holds everything this pull request proposed: the locks and hooks "
-        "there are up to date for their Pipfiles. Closing."
+        f"{code(branch)} already holds everything this {words.merge_request} proposed: the locks "
+        "and hooks there are up to date for their Pipfiles. Closing."
     )
 
 

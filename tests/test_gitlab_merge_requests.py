@@ -102,7 +102,10 @@ async def test_a_guest_is_refused_and_nothing_is_advised(
     _, posted = await note(bot, gitlab, path, mr.iid, "/thoth advise", guest)
 
     [reply] = replies(gitlab, path, mr.iid)
-    assert reply.startswith(f"@{guest.username}, thoth-bot's commands are for people with write")
+    assert reply.startswith(
+        f"@{guest.username}, thoth-bot's commands are for people with the Developer role or "
+        "above in this project."
+    )
     assert "Developer" in reply
     assert posted.emoji == []
     assert len(thoth.requests) == advises
@@ -117,7 +120,10 @@ async def test_someone_outside_the_project_is_refused(
     await note(bot, gitlab, path, mr.iid, "/thoth advise", stranger)
 
     [reply] = replies(gitlab, path, mr.iid)
-    assert reply.startswith("@stranger, thoth-bot's commands are for people with write")
+    assert reply.startswith(
+        "@stranger, thoth-bot's commands are for people with the Developer role or above in "
+        "this project."
+    )
 
 
 async def test_notes_of_bots_and_of_the_bot_itself_are_never_answered(
@@ -146,6 +152,7 @@ async def test_lock_commits_the_lock_on_top_of_the_merge_request_branch(
 
     head = gitlab.commit(path, gitlab.head(path, "add-numpy") or "")
     assert head.parents == (before,)  # one commit on top, nothing force-pushed
+    assert f"Requested by @{developer.username} in !{mr.iid} with" in head.message  # GitLab's
     lock = json.loads(gitlab.file(path, "add-numpy", "Pipfile.lock") or "")
     assert sorted(lock["default"]) == ["flask", "numpy"]
     [reply] = replies(gitlab, path, mr.iid)
@@ -204,3 +211,17 @@ async def test_a_forged_note_is_ignored(
     # The Developer's own note still works.
     status, posted = await note(bot, gitlab, path, mr.iid, "/thoth advise", developer)
     assert status == 202 and posted.emoji == [(gitlab.bot.username, "eyes")]
+
+
+async def test_texts_say_merge_request_in_gitlabs_words(
+    bot: BotUnderTest, gitlab: FakeGitLab
+) -> None:
+    path, mr, developer = await advised_merge_request(bot, gitlab)
+
+    await note(bot, gitlab, path, mr.iid, "/thoth help\n/thoth refresh", developer)
+
+    [reply] = replies(gitlab, path, mr.iid)
+    assert "pull request" not in reply
+    assert "advise this merge request's head again" in reply
+    assert "`/thoth refresh` rebuilds thoth-bot's own merge request; this one is not." in reply
+    assert "Only people with the Developer role or above in this project can run them." in reply

@@ -16,8 +16,9 @@ import aiohttp
 import gidgethub
 from gidgethub.aiohttp import GitHubAPI
 
+from bot.forge_errors import http_error
 from bot.github.polite import Observe, Pacer, PoliteGitHubAPI
-from handlers.forge import ForgeError
+from handlers.forge import Unavailable
 
 USER_AGENT = "thoth-bot"
 # Renew a cached token this long before GitHub says it expires.
@@ -57,11 +58,10 @@ class GitHubAppAuth:
             try:
                 app = await self._app_api.getitem("/app")
             except gidgethub.HTTPException as error:
-                raise ForgeError(
+                raise http_error(
+                    int(error.status_code),
                     f"GitHub refused the App's JWT ({error.status_code}): check GITHUB_APP_ID "
                     "and the private key",
-                    status=int(error.status_code),
-                    retryable=int(error.status_code) >= 500,
                 ) from error
             self._slug = app["slug"]
         return self._slug
@@ -82,14 +82,13 @@ class GitHubAppAuth:
             )
         except gidgethub.HTTPException as error:
             status = int(error.status_code)
-            raise ForgeError(
+            raise http_error(
+                status,
                 f"GitHub refused an installation token for installation {installation_id} "
                 f"({status}): is the App still installed?",
-                status=status,
-                retryable=status >= 500,
             ) from error
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise ForgeError(f"GitHub unreachable: {error!r}", retryable=True) from error
+            raise Unavailable(f"GitHub unreachable: {error!r}") from error
         expires = datetime.fromisoformat(data["expires_at"].replace("Z", "+00:00")).timestamp()
         return _Token(value=data["token"], expires_at=expires)
 

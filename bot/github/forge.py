@@ -12,18 +12,24 @@ import aiohttp
 import gidgethub
 from gidgethub.abc import GitHubAPI
 
+from bot.forge_errors import http_error
 from bot.github import queries
 from handlers.forge import (
     Actor,
     BranchHead,
+    BranchMoved,
     Comment,
     CommitStatus,
     FileContent,
     ForgeError,
     Issue,
     MergeRequest,
+    NotFound,
+    Refused,
     Repo,
     Snapshot,
+    Unavailable,
+    Words,
 )
 
 log = logging.getLogger(__name__)
@@ -32,8 +38,19 @@ EXECUTABLE_MODE = 0o100755
 T = TypeVar("T")
 
 
+# GitHub refuses issue, pull request and comment bodies over 65,536 characters.
+WORDS = Words(
+    merge_request="pull request",
+    reference_prefix="#",
+    body_limit=65_000,
+    who_may_command="write access to this repository",
+)
+
+
 class GitHubForge:
     """One installation's view of GitHub. Cheap to build: one per job."""
+
+    words = WORDS
 
     def __init__(self, api: GitHubAPI, *, graphql_url: str, app_slug: Callable[[], Awaitable[str]]):
         self._api = api
@@ -68,10 +85,10 @@ class GitHubForge:
         )
         repository = data.get("repository")
         if repository is None:
-            raise ForgeError(f"repository {repo.full_name} is not visible to the app", status=404)
+            raise NotFound(f"repository {repo.full_name} is not visible to the app")
         head = (repository.get("branch") or {}).get("target")
         if head is None:
-            raise ForgeError(f"branch {branch!r} does not exist in {repo.full_name}", status=404)
+            raise NotFound(f"branch {branch!r} does not exist in {repo.full_name}")
         files = await self._files(repo, head, paths)
         logins = await self.bot_logins()
         return Snapshot(
@@ -102,7 +119,7 @@ class GitHubForge:
         )
         commit = (data.get("repository") or {}).get("object")
         if commit is None:
-            raise ForgeError(f"commit {sha} not found in {repo.full_name}", status=404)
+            raise NotFound(f"commit {sha} not found in {repo.full_name}")
         return await self._files(repo, commit, paths)
 
     async def _files(
@@ -157,7 +174,7 @@ class GitHubForge:
         )
         pull = (data.get("repository") or {}).get("pullRequest")
         if pull is None:
-            raise ForgeError(f"pull request #{number} not found in {repo.full_name}", status=404)
+            raise NotFound(f"pull request #{number} not found in {repo.full_name}")
         return _merge_request(pull, await self.bot_logins())
 
     async def merge_request_paths(self, repo: Repo, number: int) -> frozenset[str]:
@@ -184,10 +201,8 @@ class GitHubForge:
         url = f"/repos/{repo.full_name}/collaborators/{quote(actor.login)}/permission"
         try:
             data = await self._call(self._api.getitem(url))
-        except ForgeError as error:
-            if error.status == 404:  # not a collaborator, or not a user at all
-                return "none"
-            raise
+        except NotFound:  # not a collaborator, or not a user at all
+            return "none"
         # `permission` is the legacy value (maintain reads "write"); `role_name` the real role.
         return str(data.get("role_name") or data.get("permission") or "none")
 
@@ -234,10 +249,14 @@ class GitHubForge:
                     )
                 )
                 return
-            except ForgeError as error:
-                if error.status != 422:  # 422: it exists after all (a crash, a race)
-                    raise
-        await self._call(self._api.patch(ref_url, data={"sha": sha, "force": force}))
+            except Refused:  # 422: it exists after all (a crash, a race)
+                pass
+        try:
+            await self._call(self._api.patch(ref_url, data={"sha": sha, "force": force}))
+        except Refused as error:  # 422 without force: "Update is not a fast forward"
+            if force:
+                raise
+            raise BranchMoved(f"branch {branch!r} moved while the bot worked: {error}") from error
 
     async def create_merge_request(
         self,
@@ -261,9 +280,7 @@ class GitHubForge:
                     },
                 )
             )
-        except ForgeError as error:
-            if error.status != 422:
-                raise
+        except Refused:  # 422: one is open already (a crash, a race)
             pull = await self._open_pull(repo, source_branch, target_branch)
             if pull is None:
                 raise
@@ -372,15 +389,13 @@ class GitHubForge:
             return await awaitable
         except gidgethub.HTTPException as error:
             status = int(error.status_code)
-            raise ForgeError(
-                f"GitHub answered {status}: {error}",
-                status=status,
-                retryable=status >= 500 or status == 429 or _rate_limited(error),
+            raise http_error(
+                status, f"GitHub answered {status}: {error}", rate_limited=_rate_limited(error)
             ) from error
         except gidgethub.GraphQLException as error:
-            raise ForgeError(f"GitHub GraphQL error: {error}", retryable=False) from error
+            raise ForgeError(f"GitHub GraphQL error: {error}") from error
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise ForgeError(f"GitHub unreachable: {error!r}", retryable=True) from error
+            raise Unavailable(f"GitHub unreachable: {error!r}") from error
 
 
 async def installation_repositories(api: GitHubAPI) -> list[str]:
@@ -394,10 +409,8 @@ async def installation_repositories(api: GitHubAPI) -> list[str]:
         ]
     except gidgethub.HTTPException as error:
         status = int(error.status_code)
-        raise ForgeError(
-            f"GitHub answered {status} listing the installation's repositories",
-            status=status,
-            retryable=status >= 500 or status == 429,
+        raise http_error(
+            status, f"GitHub answered {status} listing the installation's repositories"
         ) from error
 
 

@@ -3,7 +3,7 @@
 - Rate limits: a 403 or 429 with `Retry-After` is retried after that many seconds; one with
   `x-ratelimit-remaining: 0` after `x-ratelimit-reset`; a secondary rate limit without either
   after a minute. Short waits happen in place; longer ones end the job attempt with a
-  retryable `ForgeError` carrying `retry_after`, and the job layer comes back then.
+  `RateLimited` error carrying `retry_after`, and the job layer comes back then.
 - Content-creating requests (POST, PATCH, PUT, DELETE) of one installation are paced: a burst of
   `burst`, then one per `interval` seconds, so that onboarding a hundred repositories does not
   trip the secondary limits.
@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from gidgethub.aiohttp import GitHubAPI
 
 from bot.metrics import Observe
-from handlers.forge import ForgeError
+from handlers.forge import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +105,9 @@ class PoliteGitHubAPI(GitHubAPI):
             if wait is None:
                 return status, response_headers, data
             if wait > MAX_INLINE_WAIT or attempt == MAX_INLINE_RETRIES:
-                raise ForgeError(
+                raise RateLimited(
                     f"GitHub's rate limit: {method} {url} answered {status}; "
                     f"retrying in {wait:.0f} s",
-                    status=status,
-                    retryable=True,
                     retry_after=wait,
                 )
             log.warning(

@@ -2,7 +2,8 @@
 
 python-gitlab is synchronous (requests) and sleeps in place when GitLab answers 429, so every
 call runs in a thread of a small pool, and each thread has its own `gitlab.Gitlab` (requests
-sessions are not shared between threads). Errors become `ForgeError`, retryable or not.
+sessions are not shared between threads). Errors become `handlers.forge`'s outcomes
+(`bot.forge_errors`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Any, TypeVar
 import gitlab
 import requests
 
+from bot.forge_errors import http_error
 from bot.metrics import Observe
-from handlers.forge import ForgeError
+from handlers.forge import Unavailable
 
 T = TypeVar("T")
-
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class GitLabClient:
@@ -81,13 +81,9 @@ class GitLabClient:
             return call(self._gitlab())
         except gitlab.exceptions.GitlabError as error:
             status = error.response_code
-            raise ForgeError(
-                f"GitLab answered {status}: {error.error_message}",
-                status=status,
-                retryable=status is None or status in RETRYABLE_STATUSES,
-            ) from error
+            raise http_error(status, f"GitLab answered {status}: {error.error_message}") from error
         except requests.RequestException as error:
-            raise ForgeError(f"GitLab unreachable: {error!r}", retryable=True) from error
+            raise Unavailable(f"GitLab unreachable: {error!r}") from error
 
     async def me(self) -> dict[str, Any]:
         """The token's user (`id`, `username`), asked once per process."""

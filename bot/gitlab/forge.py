@@ -19,15 +19,20 @@ import gitlab
 from bot.gitlab.client import GitLabClient
 from handlers.forge import (
     Actor,
+    AlreadyExists,
     BranchHead,
+    BranchMoved,
     Comment,
     CommitStatus,
     FileContent,
     ForgeError,
     Issue,
     MergeRequest,
+    NotFound,
+    Refused,
     Repo,
     Snapshot,
+    Words,
 )
 
 # GitLab access levels -> the roles handlers know (SPEC §7.3: Developer, 30, or above may run
@@ -45,9 +50,20 @@ def role(access_level: int) -> str:
     return "none"
 
 
+# GitLab takes descriptions and notes of up to 1,000,000 characters.
+WORDS = Words(
+    merge_request="merge request",
+    reference_prefix="!",
+    body_limit=999_000,
+    who_may_command="the Developer role or above in this project",
+)
+
+
 class GitLabForge:
     """The bot's view of one GitLab instance. Cheap to build: one per job (it remembers which
     files exist at the commits it read, to choose `create` or `update` when it commits)."""
+
+    words = WORDS
 
     def __init__(self, client: GitLabClient) -> None:
         self._client = client
@@ -87,7 +103,7 @@ class GitLabForge:
             ),
         )
         if head is None:
-            raise ForgeError(f"branch {branch!r} does not exist in {repo.full_name}", status=404)
+            raise NotFound(f"branch {branch!r} does not exist in {repo.full_name}")
         sha = head["commit"]["id"]
         files, request = await asyncio.gather(
             self.read_files(repo, sha=sha, paths=paths),
@@ -134,7 +150,7 @@ class GitLabForge:
             f"/projects/{_project(repo)}/repository/compare", **{"from": base, "to": head}
         )
         if data is None:
-            raise ForgeError(f"cannot compare {base}...{head} in {repo.full_name}", status=404)
+            raise NotFound(f"cannot compare {base}...{head} in {repo.full_name}")
         paths: set[str] = set()
         for diff in data.get("diffs") or []:
             paths.update(filter(None, (diff.get("old_path"), diff.get("new_path"))))
@@ -143,7 +159,7 @@ class GitLabForge:
     async def repository(self, full_name: str) -> Repo:
         data = await self._get(f"/projects/{quote(full_name, safe='')}")
         if data is None:
-            raise ForgeError(f"project {full_name} is not visible to the bot", status=404)
+            raise NotFound(f"project {full_name} is not visible to the bot")
         return Repo(
             full_name=data["path_with_namespace"],
             default_branch=data.get("default_branch") or "main",
@@ -155,7 +171,7 @@ class GitLabForge:
         project = _project(repo)
         data = await self._get(f"/projects/{project}/merge_requests/{number}")
         if data is None:
-            raise ForgeError(f"merge request !{number} not found in {repo.full_name}", status=404)
+            raise NotFound(f"merge request !{number} not found in {repo.full_name}")
         return await self._merge_request(project, data)
 
     async def _merge_request(self, project: str, data: Mapping[str, Any]) -> MergeRequest:
@@ -260,7 +276,7 @@ class GitLabForge:
         else:
             head = await self._branch(project, branch)
             if head is None or head["commit"]["id"] != parent:
-                raise ForgeError(f"branch {branch!r} moved while the bot worked", status=409)
+                raise BranchMoved(f"branch {branch!r} moved while the bot worked")
         url = f"/projects/{project}/repository/commits"
         try:
             commit = await self._client.run(lambda gl: gl.http_post(url, post_data=data))
@@ -315,9 +331,7 @@ class GitLabForge:
             created = await self._client.run(
                 lambda gl: gl.http_post(f"/projects/{project}/merge_requests", post_data=data)
             )
-        except ForgeError as error:
-            if error.status != 409:  # 409: one is open already (a crash, a race): use it
-                raise
+        except AlreadyExists:  # 409: one is open already (a crash, a race): use it
             me = await self._client.me()
             found = await self._get_list(
                 f"/projects/{project}/merge_requests",
@@ -364,9 +378,8 @@ class GitLabForge:
         url = f"/projects/{_project(repo)}/merge_requests/{number}/notes/{comment_id}/award_emoji"
         try:
             await self._client.run(lambda gl: gl.http_post(url, post_data={"name": reaction}))
-        except ForgeError as error:
-            if error.status not in (400, 404, 409):  # already awarded (a retried job)
-                raise
+        except (Refused, NotFound, AlreadyExists):  # already awarded (a retried job)
+            pass
 
     async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
         data = {
@@ -379,9 +392,9 @@ class GitLabForge:
         url = f"/projects/{_project(repo)}/statuses/{sha}"
         try:
             await self._client.run(lambda gl: gl.http_post(url, post_data=data))
-        except ForgeError as error:
+        except Refused as error:
             # GitLab refuses to move a status into the state it is already in.
-            if error.status != 400 or "transition" not in str(error):
+            if "transition" not in str(error):
                 raise
 
     async def create_issue(

@@ -12,28 +12,31 @@ from handlers.commands import advise, hooks, lock, refresh
 from handlers.commands.parse import Command, parse_commands
 from handlers.context import Context
 from handlers.events import CommentEvent
-from handlers.forge import MergeRequest
+from handlers.forge import MergeRequest, Words
 
 Run = Callable[[Context, CommentEvent, MergeRequest, Command], Awaitable[str]]
 
-HELP = """\
+def help_text(words: Words) -> str:
+    """The commands, in the forge's words."""
+    noun = words.merge_request
+    return f"""\
 thoth-bot's commands, one per line at the start of a comment line:
 
 | command | |
 |---|---|
 | `/thoth help` | this text |
-| `/thoth advise [ENV...] [--force]` | advise this pull request's head again (every runtime \
+| `/thoth advise [ENV...] [--force]` | advise this {noun}'s head again (every runtime \
 environment, or those named) and refresh the guidance comment; `--force` skips cached results |
-| `/thoth lock` | commit the refreshed `Pipfile.lock` files to this pull request's branch \
+| `/thoth lock` | commit the refreshed `Pipfile.lock` files to this {noun}'s branch \
 (branches of this repository only) |
-| `/thoth refresh` | rebuild thoth-bot's own pull request from its base branch |
-| `/thoth hooks` | add or refresh only the `.s2i` build hooks on this pull request's branch |
+| `/thoth refresh` | rebuild thoth-bot's own {noun} from its base branch |
+| `/thoth hooks` | add or refresh only the `.s2i` build hooks on this {noun}'s branch |
 
-Only people with write access to the repository can run them."""
+Only people with {words.who_may_command} can run them."""
 
 
 async def _help(ctx: Context, event: CommentEvent, request: MergeRequest, command: Command) -> str:
-    return HELP
+    return help_text(ctx.forge.words)
 
 
 COMMANDS: dict[str, Run] = {
@@ -57,4 +60,4 @@ def check(command: Command) -> str | None:
     return None
 
 
-__all__ = ["COMMANDS", "HELP", "Command", "check", "parse_commands"]
+__all__ = ["COMMANDS", "Command", "check", "help_text", "parse_commands"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from handlers import render
 from handlers.context import Context
 from handlers.events import CommentEvent
-from handlers.forge import ForgeError, MergeRequest
+from handlers.forge import BranchMoved, MergeRequest
 from handlers.lock_request import advise, read_base, snapshot_base
 from handlers.locking import Problems
 from handlers.merge_request import is_lock_request
@@ -16,14 +16,15 @@ async def commit_refreshed(
     ctx: Context, event: CommentEvent, request: MergeRequest, *, locks: bool, hooks: bool
 ) -> str:
     what = "locks" if locks else "`.s2i` hooks"
+    noun = ctx.forge.words.merge_request
     if request.from_fork:
         return (
-            f"This pull request's branch lives in a fork, where thoth-bot cannot push. Its "
+            f"This {noun}'s branch lives in a fork, where thoth-bot cannot push. Its "
             f"author can refresh the {what} with `thoth-bot advise . --write`, or give the "
             "branch to this repository."
         )
     if is_lock_request(request):
-        return "This is thoth-bot's own pull request: rebuild it with `/thoth refresh`."
+        return f"This is thoth-bot's own {noun}: rebuild it with `/thoth refresh`."
     branch = request.source_branch
     try:
         base = await read_base(ctx, await snapshot_base(ctx, event.repo, branch))
@@ -41,13 +42,13 @@ async def commit_refreshed(
             parent=base.snapshot.sha,
             parent_tree=base.snapshot.tree,
             files=plan.files,
-            message=render.branch_commit_message(plan, event.author.login, request.number),
+            message=render.branch_commit_message(
+                plan, event.author.login, request.number, ctx.forge.words
+            ),
             branch_exists=True,
             force=False,
         )
-    except ForgeError as error:
-        if error.status != 422:
-            raise
+    except BranchMoved:
         return f"`{branch}` moved while thoth-bot worked on it: run the command again."
     paths = ", ".join(f"`{path}`" for path in sorted(plan.files))
     return f"Committed {paths} to `{branch}` ({sha[:12]})."

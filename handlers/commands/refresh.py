@@ -21,9 +21,10 @@ from handlers.merge_request import is_lock_request
 
 
 async def run(ctx: Context, event: CommentEvent, request: MergeRequest, command: Command) -> str:
+    words = ctx.forge.words
     if not is_lock_request(request):
         return (
-            "`/thoth refresh` rebuilds thoth-bot's own pull request; this one is not. "
+            f"`/thoth refresh` rebuilds thoth-bot's own {words.merge_request}; this one is not. "
             "`/thoth lock` commits refreshed locks to this branch."
         )
     base_branch = request.target_branch
@@ -38,7 +39,9 @@ async def run(ctx: Context, event: CommentEvent, request: MergeRequest, command:
     if result.outcome in (CLOSED, NOTHING):
         return f"`{base_branch}` already holds up-to-date locks and hooks: nothing to propose."
     pull = result.merge_request
-    where = f"#{pull.number}" if pull is not None and pull.number != request.number else "it"
+    where = (
+        words.reference(pull.number) if pull is not None and pull.number != request.number else "it"
+    )
     if result.outcome == OPENED:
         return f"Rebuilt the locks on top of `{base_branch}` and opened {where}."
-    return f"Rebuilt this pull request as one commit on top of `{base_branch}`."
+    return f"Rebuilt this {words.merge_request} as one commit on top of `{base_branch}`."

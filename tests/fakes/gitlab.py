@@ -17,6 +17,7 @@ status cannot move into the state it is in.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -145,6 +146,8 @@ class FakeGitLab(ThreadedServer):
         self._notes: dict[int, Note] = {}
         self._lock = threading.RLock()
         self._faults: list[tuple[str, re.Pattern[str], int, dict[str, str]]] = []
+        self._holds: list[list[Any]] = []  # [method, pattern, requests let through, gate]
+        self._waiting = 0
         self._routes: list[Route] = list(self._route_table())
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
@@ -346,6 +349,23 @@ class FakeGitLab(ThreadedServer):
             for _ in range(times):
                 self._faults.append((method, re.compile(path_pattern), status, dict(headers or {})))
 
+    def hold(self, method: str, path_pattern: str, *, after: int = 0) -> threading.Event:
+        """Requests matching, after the first `after` of them, wait until the returned event
+        is set."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds.append([method, re.compile(path_pattern), after, gate])
+        return gate
+
+    def held(self) -> int:
+        """How many requests are waiting at a hold."""
+        with self._lock:
+            return self._waiting
+
+    def before_stop(self) -> None:
+        for *_, gate in self._holds:
+            gate.set()
+
     def calls_since(self, mark: int) -> list[Call]:
         with self._lock:
             return list(self.calls[mark:])
@@ -354,6 +374,7 @@ class FakeGitLab(ThreadedServer):
 
     async def _dispatch(self, request: web.Request) -> web.Response:
         raw_path = request.raw_path.partition("?")[0]
+        await self._wait_at_holds(request.method, raw_path)
         body = None
         raw = await request.read()
         if raw:
@@ -374,6 +395,19 @@ class FakeGitLab(ThreadedServer):
         if request.method == "HEAD" or status == 204:
             return web.Response(status=status, headers=headers)
         return web.json_response(data, status=status, headers=headers)
+
+    async def _wait_at_holds(self, method: str, raw_path: str) -> None:
+        for hold in list(self._holds):
+            if hold[0] != method or not hold[1].search(raw_path):
+                continue
+            with self._lock:
+                hold[2] -= 1
+                waits = hold[2] < 0
+                self._waiting += waits
+            if waits:
+                await asyncio.get_running_loop().run_in_executor(None, hold[3].wait)
+                with self._lock:
+                    self._waiting -= 1
 
     def _handle(
         self, request: web.Request, raw_path: str, body: Any
