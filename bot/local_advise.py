@@ -19,10 +19,18 @@ from bot.advisers.factory import make_adviser
 from bot.config import ConfigError, Settings
 from handlers import render
 from handlers.context import Policy
-from handlers.forge import FileContent
+from handlers.forge import FileContent, Words
 from handlers.locking import Problems, paths_to_read, plan_locks, read_config
 from handlers.problems import Problem
 from handlers.repo_config import CONFIG_PATH
+
+# A terminal is no forge: nothing to cut.
+TERMINAL = Words(
+    merge_request="merge request",
+    reference_prefix="#",
+    body_limit=sys.maxsize,
+    who_may_command="write access",
+)
 
 
 def read_checkout(root: Path, paths: Sequence[str]) -> dict[str, FileContent | None]:
@@ -133,7 +141,7 @@ async def advise_checkout(
     except Problems as failure:
         report(failure)
         return 1
-    print(render.guidance_comment(plan).split("\n", 1)[1])
+    print(render.guidance_comment(plan, TERMINAL).split("\n", 1)[1])
     if not plan.files:
         print("Everything is up to date.")
     for relative, content in sorted(plan.files.items()):
