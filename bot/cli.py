@@ -123,7 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     if args.embedded:  # the job process `serve` starts
-        from bot.jobs.job_process import run_job_process
+        from bot.embedded_worker import run_job_process
 
         uvloop.run(run_job_process(settings))
         return 0
@@ -133,7 +133,7 @@ def _worker(args: argparse.Namespace) -> int:
             "`thoth-bot serve`, which runs its workers in-process."
         )
     require_arq()
-    from bot.jobs.distributed import run_worker
+    from bot.worker import run_worker
 
     uvloop.run(run_worker(settings))
     return 0

@@ -15,9 +15,9 @@ from test_local_adviser import advise, pipfile
 from tools import pipenv_lock
 
 from bot.advisers.local.egress import Allowlist
-from bot.advisers.local.resolve import Index, LocalResolver, Target
+from bot.advisers.local.resolve import LocalResolver, Target
 from bot.advisers.local.rules import parse_rules
-from bot.advisers.local.uv_process import UvRunner
+from bot.advisers.local.uv_process import Index, UvRunner
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from bot.advisers.local import LocalAdviser
 from bot.advisers.local.egress import Allowlist, EgressProxy
 from bot.advisers.local.indexes import IndexPolicy
 from bot.advisers.local.listing import Listings, every_hash
-from bot.advisers.local.resolve import Index
 from bot.advisers.local.rules import Rule
+from bot.advisers.local.uv_process import Index
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Hardware, NodeClass
 from handlers.lockfile import encode_lock
 

@@ -30,10 +30,10 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
-from arq import Worker, create_pool
+from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import (
     default_queue_name,
@@ -43,16 +43,14 @@ from arq.constants import (
     result_key_prefix,
 )
 from arq.jobs import serialize_job
-from arq.worker import Retry, func
+from arq.worker import Retry
 
 from bot import logs
 from bot.config import Settings
 from bot.jobs.group_commit import GroupCommit
 from bot.jobs.runner import describe, retry_delay
 from bot.jobs.store import Delivery, Job
-
-if TYPE_CHECKING:
-    from bot.runtime import Bot
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +71,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-def redis_settings(url: str) -> RedisSettings:
-    return RedisSettings.from_dsn(url)
 
 
 def _group_key(coalesce: str) -> str:
@@ -127,7 +121,7 @@ class RedisQueue:
     @classmethod
     async def connect(cls, settings: Settings) -> RedisQueue:
         assert settings.redis_url
-        return cls(await create_pool(redis_settings(settings.redis_url)), settings)
+        return cls(await create_pool(RedisSettings.from_dsn(settings.redis_url)), settings)
 
     async def add_all(self, deliveries: Sequence[Delivery]) -> list[bool]:
         return await self._commits.add_all(deliveries)
@@ -212,6 +206,15 @@ class Lease:
                 await task
 
 
+class Bot(Protocol):
+    """What a job needs of the running bot (`bot.runtime.Bot`, in the worker's arq context)."""
+
+    settings: Settings
+    metrics: Metrics
+
+    async def execute(self, job: Job, last_attempt: bool, *, gave_up: bool = False) -> None: ...
+
+
 async def thoth_bot_job(ctx: dict[str, Any], delivery: dict[str, Any]) -> str:
     """arq's job function: one delivery (and the older ones of its group) run by `Bot`."""
     bot: Bot = ctx["bot"]
@@ -293,41 +296,3 @@ async def _older_in_group(redis: ArqRedis, own: Delivery) -> list[tuple[str, str
         for key, value in zip(older, stored, strict=True)
         if value is not None
     ]
-
-
-async def run_worker(settings: Settings) -> None:
-    """`thoth-bot worker`: run jobs until SIGINT/SIGTERM (running jobs go back to the queue)."""
-    from bot.runtime import Bot
-
-    assert settings.redis_url
-    bot = Bot(settings)
-    await bot.start()
-    worker = Worker(
-        functions=[func(thoth_bot_job, name=FUNCTION)],
-        redis_settings=redis_settings(settings.redis_url),
-        ctx={"bot": bot},
-        max_jobs=settings.workers,
-        job_timeout=settings.advise_timeout + RUN_BUDGET,
-        keep_result=KEEP_DELIVERY,
-        max_tries=1_000_000,  # the bot counts attempts itself (busy repositories retry freely)
-        poll_delay=0.2,
-        handle_signals=True,
-    )
-    site = None
-    if settings.metrics_port:
-        from aiohttp import web
-
-        from bot.web.app import create_worker_app
-
-        site = web.AppRunner(create_worker_app(bot), access_log=None)
-        await site.setup()
-        await web.TCPSite(site, settings.metrics_host, settings.metrics_port).start()
-    try:
-        await worker.async_run()
-    except asyncio.CancelledError:
-        pass  # SIGINT/SIGTERM: arq has put the running jobs back
-    finally:
-        await worker.close()
-        if site is not None:
-            await site.cleanup()
-        await bot.stop()

@@ -11,7 +11,7 @@ The parent speaks to the child through the child's stdin: one byte per "a job is
 (written without blocking: a full pipe already wakes it), and end-of-file when the parent is
 gone, on which the child stops (running jobs stay `running`, requeued at the next start); a
 parent killed outright takes the child with it (Linux's parent-death signal), as one process
-would have died. The
+would have died. The child's side is `bot.embedded_worker`. The
 child's first line on stdout is the port of its metrics on 127.0.0.1, which the parent's
 `/metrics` includes.
 """
@@ -19,23 +19,14 @@ child's first line on stdout is the port of its metrics on 127.0.0.1, which the 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
 import signal
-import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
 import aiohttp
-from aiohttp import web
-
-from bot.config import Settings
-
-if TYPE_CHECKING:
-    from bot.runtime import Bot
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +37,6 @@ RESTART_CAP = 30.0
 RESTART_RESET = 60.0
 STOP_WITHIN = 10.0  # after end-of-file, then SIGKILL
 STARTUP_WITHIN = 120.0  # the child's first line (its imports, its store, its recovery)
-# The child's scheduling priority below the web process's (and so its uv processes'): on a
-# busy node the answers to deliveries get the CPU first, the jobs what is left.
-NICENESS = 10
 
 
 class JobProcess:
@@ -156,66 +144,3 @@ def _described(status: int | None) -> str:
     if status < 0:
         return f"killed by {signal.Signals(-status).name}"
     return f"exit status {status}"
-
-
-async def run_job_process(settings: Settings) -> None:
-    """`thoth-bot worker --embedded`, started by `serve`: run the embedded engine's jobs until
-    stdin ends (the parent is gone) or SIGTERM/SIGINT."""
-    from bot.runtime import Bot
-
-    _die_with_parent()
-    os.nice(NICENESS)
-    bot = Bot(settings, shared_store=True)
-    await bot.start()
-    assert bot.runner is not None
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: _Wakeups(bot.runner.notify, stop), os.fdopen(sys.stdin.fileno(), "rb", 0)
-    )
-    app = web.Application()
-    app.router.add_get("/metrics", _work_metrics(bot))
-    site = web.AppRunner(app, access_log=None)
-    await site.setup()
-    listener = socket.create_server(("127.0.0.1", 0))
-    await web.SockSite(site, listener).start()
-    print(listener.getsockname()[1], flush=True)
-    try:
-        await stop.wait()
-    finally:
-        transport.close()
-        await site.cleanup()
-        await bot.stop()
-
-
-def _die_with_parent() -> None:
-    """SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG; Linux only). Had it died already,
-    stdin is at its end and the child stops at once."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _work_metrics(bot: Bot) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(body=bot.metrics.render_work())
-
-    return metrics
-
-
-class _Wakeups(asyncio.Protocol):
-    def __init__(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
-        self._wake = wake
-        self._stop = stop
-
-    def data_received(self, data: bytes) -> None:
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self._stop.set()
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop.set()

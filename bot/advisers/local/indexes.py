@@ -19,8 +19,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bot.advisers.local.egress import DEFAULT_INDEXES, Allowlist, normal_url
-from bot.advisers.local.resolve import Index
-from bot.advisers.local.uv_process import Credentials
+from bot.advisers.local.uv_process import Credentials, Index
 from handlers.adviser import AdviseError
 
 _PLACEHOLDER = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")

@@ -26,7 +26,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from bot.advisers.local.resolve import Index
+from bot.advisers.local.uv_process import Index
 from handlers.adviser import AdviseError
 
 ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"

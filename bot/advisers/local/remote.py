@@ -28,7 +28,8 @@ import orjson
 
 from bot.advisers.local.indexes import IndexPolicy, rule_index, split_credentials
 from bot.advisers.local.listing import UnsupportedPython
-from bot.advisers.local.resolve import Index, LocalResolver, Pin, Target
+from bot.advisers.local.resolve import LocalResolver, Pin, Target
+from bot.advisers.local.uv_process import Index
 from bot.config import Settings
 from handlers.adviser import AdviseError
 
@@ -100,11 +101,10 @@ class RemoteResolver:
     async def _connect(self) -> Any:
         if self._pool is None:
             from arq import create_pool
-
-            from bot.jobs.distributed import redis_settings
+            from arq.connections import RedisSettings
 
             self._pool = await create_pool(
-                redis_settings(self.redis_url),
+                RedisSettings.from_dsn(self.redis_url),
                 job_serializer=_dumps,
                 job_deserializer=_loads,
                 default_queue_name=QUEUE,
@@ -289,12 +289,12 @@ async def resolve_job(ctx: dict[str, Any], request: dict[str, Any]) -> dict[str,
 async def serve_resolutions(settings: Settings) -> None:
     """`thoth-bot resolver`: run resolutions until SIGINT/SIGTERM."""
     from arq import Worker
+    from arq.connections import RedisSettings
     from arq.worker import func
 
     from bot.advisers.local.adviser import default_cache_dir
     from bot.advisers.local.sandbox import Sandbox
     from bot.advisers.local.uv_process import UvRunner
-    from bot.jobs.distributed import redis_settings
 
     assert settings.redis_url
     cache = default_cache_dir()
@@ -309,7 +309,7 @@ async def serve_resolutions(settings: Settings) -> None:
     worker = Worker(
         functions=[func(resolve_job, name=FUNCTION)],
         queue_name=QUEUE,
-        redis_settings=redis_settings(settings.redis_url),
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
         ctx={"service": service},
         max_jobs=settings.workers,
         job_timeout=settings.advise_timeout,

@@ -27,7 +27,9 @@ from typing import Protocol, TypeVar
 from packaging.utils import canonicalize_name
 
 from bot.advisers.local.egress import Allowlist
-from bot.advisers.local.uv_process import Credentials, Outcome, UvRunner
+from bot.advisers.local.listing import Listings, every_hash, oldest_with_wheel, releases
+from bot.advisers.local.sdists import compiled
+from bot.advisers.local.uv_process import Index, Outcome, UvRunner
 from handlers.adviser import AdviseError
 
 # Failures that another try may not meet (an index unreachable, a timeout).
@@ -54,14 +56,6 @@ EXCERPT = 1500  # characters of uv's own words quoted to people
 # index says nothing (as listing.DEFAULT_AGE; PyPI's max-age is 600).
 FRESH = 60.0
 Read = TypeVar("Read")
-
-
-@dataclass(frozen=True)
-class Index:
-    """A package index one resolution may use; `credentials` go to it alone."""
-
-    url: str  # without user information
-    credentials: Credentials | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +104,6 @@ class LocalResolver:
     """Resolutions in this process's uv (`UvRunner`)."""
 
     def __init__(self, runner: UvRunner) -> None:
-        from bot.advisers.local.listing import Listings
-
         self.runner = runner
         self.listings = Listings()  # the index pages read, while they may be reused
         self._online: dict[str, float] = {}  # a resolution's digest -> when it ran online
@@ -146,8 +138,6 @@ class LocalResolver:
     async def _with_oldest(self, error: AdviseError, target: Target) -> AdviseError:
         """`error`, its fix naming the oldest release of each package that has a wheel for
         the target (read from the index listings), where there is one."""
-        from bot.advisers.local.listing import oldest_with_wheel
-
         proxy = await self.runner.proxy.start()
         found = []
         with proxy.session(target.allowlist) as session:
@@ -181,8 +171,6 @@ class LocalResolver:
         self, wanted: Mapping[str, tuple[str, str, int]], target: Target
     ) -> dict[str, tuple[str, ...]]:
         """From the indexes' listings, through the egress proxy (`listing.py`)."""
-        from bot.advisers.local.listing import every_hash
-
         return await self._listings(
             lambda proxy: every_hash(
                 {
@@ -201,8 +189,6 @@ class LocalResolver:
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, tuple[str, ...]]:
         """From the indexes' listings, through the egress proxy (`listing.py`)."""
-        from bot.advisers.local.listing import releases
-
         return await self._listings(
             lambda proxy: releases(
                 {key: (name, target.indexes[position]) for key, (name, position) in wanted.items()},
@@ -219,8 +205,6 @@ class LocalResolver:
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, bool]:
         """From the names of the files in each sdist (`sdists.py`), through the egress proxy."""
-        from bot.advisers.local.sdists import compiled
-
         return await self._listings(
             lambda proxy: compiled(
                 {key: (url, target.indexes[position]) for key, (url, position) in wanted.items()},

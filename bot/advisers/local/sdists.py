@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bot.advisers.local.resolve import Index
+from bot.advisers.local.uv_process import Index
 
 DOWNLOAD_LIMIT = 64 * 1024 * 1024  # bytes of one sdist fetched to look inside
 UNPACKED_LIMIT = 256 * 1024 * 1024  # bytes a .tar.gz may expand to while its names are read

@@ -49,6 +49,14 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class Index:
+    """A package index one resolution may use; `credentials` go to it alone."""
+
+    url: str  # without user information
+    credentials: Credentials | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
     returncode: int
     stderr: str

@@ -1,0 +1,48 @@
+"""`thoth-bot worker`: the distributed mode's worker (arq on Redis), its metrics on
+METRICS_PORT. (The embedded mode's job process is `bot.embedded_worker`.)"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from arq import Worker
+from arq.connections import RedisSettings
+from arq.worker import func
+
+from bot.config import Settings
+from bot.jobs.distributed import FUNCTION, KEEP_DELIVERY, RUN_BUDGET, thoth_bot_job
+from bot.runtime import Bot
+from bot.web.app import create_worker_app
+
+
+async def run_worker(settings: Settings) -> None:
+    """`thoth-bot worker`: run jobs until SIGINT/SIGTERM (running jobs go back to the queue)."""
+    assert settings.redis_url
+    bot = Bot(settings)
+    await bot.start()
+    worker = Worker(
+        functions=[func(thoth_bot_job, name=FUNCTION)],
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        ctx={"bot": bot},
+        max_jobs=settings.workers,
+        job_timeout=settings.advise_timeout + RUN_BUDGET,
+        keep_result=KEEP_DELIVERY,
+        max_tries=1_000_000,  # the bot counts attempts itself (busy repositories retry freely)
+        poll_delay=0.2,
+        handle_signals=True,
+    )
+    site = None
+    if settings.metrics_port:
+        site = web.AppRunner(create_worker_app(bot), access_log=None)
+        await site.setup()
+        await web.TCPSite(site, settings.metrics_host, settings.metrics_port).start()
+    try:
+        await worker.async_run()
+    except asyncio.CancelledError:
+        pass  # SIGINT/SIGTERM: arq has put the running jobs back
+    finally:
+        await worker.close()
+        if site is not None:
+            await site.cleanup()
+        await bot.stop()
