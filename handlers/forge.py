@@ -84,7 +84,8 @@ class Snapshot:
     files: Mapping[str, FileContent | None]  # None: no such file
     lock_branch: BranchHead | None = None  # the bot's branch, when it exists
     merge_request: MergeRequest | None = None  # the open MR from the bot's branch into `branch`
-    open_issues: tuple[Issue, ...] = ()  # open issues opened by the bot, newest activity first
+    # Open issues opened by the bot, newest activity first: number, title and URL (not the body).
+    open_issues: tuple[Issue, ...] = ()
 
 
 @dataclass(frozen=True)
