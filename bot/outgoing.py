@@ -47,20 +47,16 @@ class Outgoing:
         *,
         branch: str,
         parent: str,
-        parent_tree: str,
         files: Mapping[str, FileContent | None],
         message: str,
-        branch_exists: bool,
         force: bool = True,
     ) -> str:
         return await self._inner.commit_files(
             repo,
             branch=branch,
             parent=parent,
-            parent_tree=parent_tree,
             files=files,
             message=redact(message),
-            branch_exists=branch_exists,
             force=force,
         )
 

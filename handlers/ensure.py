@@ -65,10 +65,8 @@ async def ensure_lock_request(
             repo,
             branch=lock_branch,
             parent=snapshot.sha,
-            parent_tree=snapshot.tree,
             files=plan.files,
             message=render.commit_message(plan, digest),
-            branch_exists=head is not None,
         )
     title = render.lock_request_title(base, onboarding=plan.config_added)
     body = render.lock_request_body(plan, base, forge.words)

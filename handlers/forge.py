@@ -80,7 +80,6 @@ class Snapshot:
     """One consistent read of a branch and of the bot's state around it."""
 
     sha: str  # the branch head that `files` were read at
-    tree: str  # that commit's tree id (forges that build commits from trees need it)
     files: Mapping[str, FileContent | None]  # None: no such file
     lock_branch: BranchHead | None = None  # the bot's branch, when it exists
     merge_request: MergeRequest | None = None  # the open MR from the bot's branch into `branch`
@@ -163,16 +162,16 @@ class Forge(Protocol):
         *,
         branch: str,
         parent: str,
-        parent_tree: str,
         files: Mapping[str, FileContent | None],
         message: str,
-        branch_exists: bool,
         force: bool = True,
     ) -> str:
-        """Make `branch` point at ONE new commit on top of `parent` holding `files`.
+        """Make `branch` point at ONE new commit on top of `parent` holding `files`, creating
+        the branch if need be.
 
         A None value deletes the path. With `force`, the branch is moved whatever it held;
-        without, only a fast-forward is allowed (someone else's branch). Returns the new sha.
+        without, only a fast-forward is allowed (someone else's branch): `BranchMoved`
+        otherwise. Returns the new sha.
         """
 
     async def create_merge_request(

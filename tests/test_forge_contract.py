@@ -179,10 +179,8 @@ async def test_the_bots_commit_is_one_commit_on_its_parent(world: World) -> None
         repo,
         branch=LOCK,
         parent=base.sha,
-        parent_tree=base.tree,
         files={"Pipfile.lock": FileContent("{}\n"), ".s2i/bin/assemble": hook, "old.txt": None},
         message="Lock dependencies",
-        branch_exists=False,
     )
     after = await world.forge.snapshot(repo, branch="main", paths=[], lock_branch=LOCK)
     assert after.lock_branch is not None
@@ -214,10 +212,8 @@ async def test_a_branch_that_moved_is_never_overwritten_without_force(world: Wor
             repo,
             branch="feature",
             parent=seen.sha,
-            parent_tree=seen.tree,
             files={"Pipfile.lock": FileContent("{}\n")},
             message="Lock",
-            branch_exists=True,
             force=False,
         )
     now = await world.forge.snapshot(repo, branch="feature", paths=[], lock_branch=LOCK)
@@ -231,10 +227,8 @@ async def test_one_merge_request_per_branch_even_when_asked_twice(world: World) 
         repo,
         branch=LOCK,
         parent=base.sha,
-        parent_tree=base.tree,
         files={"Pipfile.lock": FileContent("{}\n")},
         message="Lock",
-        branch_exists=False,
     )
     asked = dict(source_branch=LOCK, target_branch="main", title="Lock", body="Body", labels=())
     first = await world.forge.create_merge_request(repo, **asked)  # type: ignore[arg-type]

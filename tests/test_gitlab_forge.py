@@ -20,19 +20,19 @@ async def test_the_bots_branch_found_existing_after_the_snapshot_is_rebuilt(
     """A crash or a race left `thoth-bot/lock/main` behind though the snapshot saw none."""
     path = new_project(gitlab)
     head = gitlab.head(path, "main") or ""
-    gitlab.push(path, {"stale.txt": "left behind\n"}, branch=LOCK_BRANCH)
     client = GitLabClient(gitlab.url, GITLAB_TOKEN)
     try:
         forge = GitLabForge(client)
         repo = await forge.repository(path)
+        seen = await forge.snapshot(repo, branch="main", paths=[], lock_branch=LOCK_BRANCH)
+        assert seen.lock_branch is None
+        gitlab.push(path, {"stale.txt": "left behind\n"}, branch=LOCK_BRANCH)
         sha = await forge.commit_files(
             repo,
             branch=LOCK_BRANCH,
             parent=head,
-            parent_tree="",
             files={".s2i/bin/assemble": FileContent("#!/bin/sh\n", executable=True)},
             message="Lock",
-            branch_exists=False,
         )
     finally:
         client.close()

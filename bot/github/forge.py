@@ -56,6 +56,9 @@ class GitHubForge:
         self._api = api
         self._graphql_url = graphql_url
         self._app_slug = app_slug
+        # What this job's snapshots saw: commit -> tree, (repository, branch) -> exists.
+        self._trees: dict[str, str] = {}
+        self._branches: dict[tuple[str, str], bool] = {}
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -91,11 +94,14 @@ class GitHubForge:
             raise NotFound(f"branch {branch!r} does not exist in {repo.full_name}")
         files = await self._files(repo, head, paths)
         logins = await self.bot_logins()
+        lock = _branch_head((repository.get("lockBranch") or {}).get("target"))
+        self._trees[head["oid"]] = head["tree"]["oid"]
+        self._branches[(repo.full_name, branch)] = True
+        self._branches[(repo.full_name, lock_branch)] = lock is not None
         return Snapshot(
             sha=head["oid"],
-            tree=head["tree"]["oid"],
             files=files,
-            lock_branch=_branch_head((repository.get("lockBranch") or {}).get("target")),
+            lock_branch=lock,
             merge_request=_first_merge_request(repository.get("pullRequests"), logins),
             open_issues=tuple(
                 Issue(number=node["number"], title=node["title"], url=node["url"])
@@ -214,17 +220,15 @@ class GitHubForge:
         *,
         branch: str,
         parent: str,
-        parent_tree: str,
         files: Mapping[str, FileContent | None],
         message: str,
-        branch_exists: bool,
         force: bool = True,
     ) -> str:
         entries = [_tree_entry(path, content) for path, content in sorted(files.items())]
         tree = await self._call(
             self._api.post(
                 f"/repos/{repo.full_name}/git/trees",
-                data={"base_tree": parent_tree, "tree": entries},
+                data={"base_tree": await self._tree_of(repo, parent), "tree": entries},
             )
         )
         commit = await self._call(
@@ -233,12 +237,24 @@ class GitHubForge:
                 data={"message": message, "tree": tree["sha"], "parents": [parent]},
             )
         )
-        await self._set_branch(repo, branch, commit["sha"], exists=branch_exists, force=force)
+        exists = self._branches.get((repo.full_name, branch), not force)
+        await self._set_branch(repo, branch, commit["sha"], exists=exists, force=force)
+        self._branches[(repo.full_name, branch)] = True
         return commit["sha"]
+
+    async def _tree_of(self, repo: Repo, sha: str) -> str:
+        """A commit's tree: from this job's snapshots, else asked."""
+        if sha not in self._trees:
+            url = f"/repos/{repo.full_name}/git/commits/{sha}"
+            commit = await self._call(self._api.getitem(url))
+            self._trees[sha] = commit["tree"]["sha"]
+        return self._trees[sha]
 
     async def _set_branch(
         self, repo: Repo, branch: str, sha: str, *, exists: bool, force: bool
     ) -> None:
+        """Point the branch at `sha`: created when this job has not seen it exist (a branch
+        that turns out to exist is then moved), moved otherwise."""
         ref_url = f"/repos/{repo.full_name}/git/refs/heads/{quote(branch, safe='/')}"
         if not exists:
             try:

@@ -68,6 +68,7 @@ class GitLabForge:
     def __init__(self, client: GitLabClient) -> None:
         self._client = client
         self._exists: dict[tuple[str, str, str], bool] = {}  # (project, sha, path): present
+        self._branches: dict[tuple[str, str], bool] = {}  # (project, branch): exists, as seen
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -109,9 +110,10 @@ class GitLabForge:
             self.read_files(repo, sha=sha, paths=paths),
             self._merge_request(project, requests[0]) if requests else _none(),
         )
+        self._branches[(project, branch)] = True
+        self._branches[(project, lock_branch)] = lock is not None
         return Snapshot(
             sha=sha,
-            tree="",  # GitLab builds commits from actions, not trees
             files=files,
             lock_branch=_branch_head(lock),
             merge_request=request,
@@ -244,13 +246,14 @@ class GitLabForge:
         *,
         branch: str,
         parent: str,
-        parent_tree: str,
         files: Mapping[str, FileContent | None],
         message: str,
-        branch_exists: bool,
         force: bool = True,
     ) -> str:
         project = _project(repo)
+        branch_exists = self._branches.get((project, branch))
+        if branch_exists is None:  # not seen by this job's snapshots
+            branch_exists = await self._branch(project, branch) is not None
         present = await self._present(project, parent, list(files))
         actions: list[dict[str, Any]] = []
         for path, content in sorted(files.items()):
@@ -286,6 +289,7 @@ class GitLabForge:
             # The bot's branch appeared since the snapshot (a crash, a race): rebuild it.
             data["force"] = True
             commit = await self._client.run(lambda gl: gl.http_post(url, post_data=data))
+        self._branches[(project, branch)] = True
         return str(commit["id"])
 
     async def _present(self, project: str, sha: str, paths: Sequence[str]) -> dict[str, bool]:

@@ -40,12 +40,10 @@ async def commit_refreshed(
             event.repo,
             branch=branch,
             parent=base.snapshot.sha,
-            parent_tree=base.snapshot.tree,
             files=plan.files,
             message=render.branch_commit_message(
                 plan, event.author.login, request.number, ctx.forge.words
             ),
-            branch_exists=True,
             force=False,
         )
     except BranchMoved:

@@ -149,7 +149,6 @@ class FakeForge:
         ]
         return Snapshot(
             sha=sha,
-            tree=project.git.commits[sha].tree,
             files=self._files(project, sha, paths),
             lock_branch=lock,
             merge_request=self._merge_request(project, request) if request else None,
@@ -203,10 +202,8 @@ class FakeForge:
         *,
         branch: str,
         parent: str,
-        parent_tree: str,
         files: Mapping[str, FileContent | None],
         message: str,
-        branch_exists: bool,
         force: bool = True,
     ) -> str:
         git = self._project(repo.full_name).git
