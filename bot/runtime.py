@@ -25,7 +25,7 @@ from bot.jobs import records
 from bot.jobs.job_process import JobProcess
 from bot.jobs.queue import EmbeddedQueue, Queue
 from bot.jobs.runner import JobRunner
-from bot.jobs.store import Delivery, Job, JobStore
+from bot.jobs.store import Job, JobStore
 from bot.metrics import Metrics
 from bot.outgoing import Outgoing
 from handlers import dispatch
@@ -210,13 +210,11 @@ class Bot:
             names = tuple(await installation_repositories(api))
         await self.queue.add_all(
             [
-                Delivery(
-                    key=f"{job.key}:{name}",
-                    forge="github",
-                    event="onboard",
-                    repo=name,
-                    payload=records.encode(OnboardEvent(full_name=name), installation=installation),
-                    coalesce=f"github:onboard:{name}",
+                records.delivery(
+                    f"{job.key}:{name}",
+                    "github",
+                    OnboardEvent(full_name=name),
+                    installation=installation,
                 )
                 for name in names
             ]

@@ -69,7 +69,7 @@ Event = PushEvent | MergeRequestEvent | CommentEvent | OnboardEvent
 
 
 def coalesce(events: list[Event]) -> Event:
-    """One event standing for several of the same kind, oldest first (see `coalesce_key`).
+    """One event standing for several of the same kind, oldest first (see `dispatch.coalesce_key`).
 
     Pushes: from the first one's `before` to the last one's `after`, with every path any of
     them changed (unknown if any of them does not say). Otherwise the newest: the handlers read
@@ -94,15 +94,3 @@ def coalesce(events: list[Event]) -> Event:
         changed_paths=paths,
         deleted=last.deleted,
     )
-
-
-def coalesce_key(event: Event) -> str | None:
-    """Events with one key may run as one job, the newest state standing for all; None: never
-    (each command comment gets its own answer)."""
-    if isinstance(event, PushEvent):
-        return f"push:{event.repo.full_name}:{event.ref}"
-    if isinstance(event, MergeRequestEvent):
-        return f"merge-request:{event.repo.full_name}:{event.number}"
-    if isinstance(event, OnboardEvent):
-        return f"onboard:{event.full_name}"
-    return None

@@ -14,22 +14,46 @@ import orjson
 
 from bot.github import events as github_events
 from bot.gitlab import events as gitlab_events
-from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
+from bot.jobs.store import Delivery
+from handlers import dispatch
+from handlers.events import Event, PushEvent
 from handlers.forge import Actor, Repo
 
 Record = Event | github_events.InstallationChange
 KINDS: dict[str, type] = {
-    "push": PushEvent,
-    "merge_request": MergeRequestEvent,
-    "comment": CommentEvent,
-    "onboard": OnboardEvent,
-    "installation": github_events.InstallationChange,
+    **{reaction.kind: reaction.event for reaction in dispatch.REACTIONS},
+    "installation": github_events.InstallationChange,  # the runtime's own: onboarding fan-out
 }
 _KIND_OF = {cls: kind for kind, cls in KINDS.items()}
 
 
 def kind(record: Record) -> str:
     return _KIND_OF[type(record)]
+
+
+def delivery(
+    key: str,
+    forge: str,
+    record: Record,
+    *,
+    installation: int | None = None,
+    first_sighting: str | None = None,
+) -> Delivery:
+    """The job of one delivery (or of one repository of an installation), as every edge
+    records it: its repository's key and coalescing key from `handlers.dispatch`."""
+    if isinstance(record, github_events.InstallationChange):
+        repo, coalesce = f"installation:{record.installation_id}", None
+    else:
+        repo, coalesce = dispatch.repo_key(record), dispatch.coalesce_key(record)
+    return Delivery(
+        key=key,
+        forge=forge,
+        event=kind(record),
+        repo=repo,
+        payload=encode(record, installation=installation),
+        first_sighting=first_sighting,
+        coalesce=f"{forge}:{coalesce}" if coalesce else None,
+    )
 
 
 def encode(record: Record, *, installation: int | None = None) -> str:

@@ -15,13 +15,11 @@ from gidgethub.sansio import validate_event
 
 from bot.github import events as github_events
 from bot.jobs import records
-from bot.jobs.store import Delivery
 from bot.runtime import Bot
 from bot.web.outcomes import answer
 from bot.web.replies import body_key, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
-from handlers.events import coalesce_key
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +68,16 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
         event = github_events.parse(event_name, payload)
     except github_events.MalformedPayload as error:
         return "malformed", reply(400, str(error))
-    coalesce = None
     if isinstance(event, github_events.InstallationChange):
         if not (event.onboards or event.forgets):
             return "ignored", reply(200, f"ignored: {event_name} {event.action}")
-        key = f"installation:{event.installation_id}"
     elif event is None or not dispatch.wants(event):
         return "ignored", reply(200, f"ignored: {event_name}")
-    else:
-        key = dispatch.repo_key(event)
-        coalesce = coalesce_key(event)
-    delivery = Delivery(
-        key=body_key("github", event_name, body),  # GitHub's redeliveries are this body too
-        forge="github",
-        event=records.kind(event),
-        repo=key,
-        payload=records.encode(event, installation=github_events.installation_id(payload)),
-        coalesce=f"github:{coalesce}" if coalesce else None,
+    delivery = records.delivery(
+        body_key("github", event_name, body),  # GitHub's redeliveries are this body too
+        "github",
+        event,
+        installation=github_events.installation_id(payload),
     )
     [added] = await bot.queue.add_all([delivery])
     if not added:

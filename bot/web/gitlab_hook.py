@@ -21,7 +21,7 @@ from bot.web.outcomes import answer
 from bot.web.replies import body_key, read_body, reply
 from bot.web.state import BOT_KEY
 from handlers import dispatch
-from handlers.events import Event, OnboardEvent, PushEvent, coalesce_key
+from handlers.events import Event, OnboardEvent, PushEvent
 
 log = logging.getLogger(__name__)
 
@@ -82,23 +82,9 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
     wanted = event is not None and not isinstance(event, OnboardEvent) and dispatch.wants(event)
     if wanted:
         assert event is not None
-        coalesce = coalesce_key(event)
-        deliveries.append(
-            Delivery(
-                key=_delivery_key(
-                    request,
-                    event_name,
-                    event,
-                    body,
-                    signed_id=bool(bot.verify_signatures and settings.signing_token),
-                ),
-                forge="gitlab",
-                event=records.kind(event),
-                repo=dispatch.repo_key(event),
-                payload=records.encode(event),
-                coalesce=f"gitlab:{coalesce}" if coalesce else None,
-            )
-        )
+        signed_id = bool(bot.verify_signatures and settings.signing_token)
+        key = _delivery_key(request, event_name, event, body, signed_id=signed_id)
+        deliveries.append(records.delivery(key, "gitlab", event))
     added = await bot.queue.add_all(deliveries) if deliveries else []
     if onboarding is not None:  # recorded now, by this delivery or an earlier one
         bot.sightings.add(onboarding.first_sighting or "")
@@ -119,15 +105,11 @@ def _first_sighting(event_name: str, payload: dict, event: Event | None) -> Deli
     if project is None:
         return None
     project_id, path = project
-    onboard = OnboardEvent(full_name=path)
-    return Delivery(
-        key=f"gitlab:onboard:{project_id}",
-        forge="gitlab",
-        event=records.kind(onboard),
-        repo=path,
-        payload=records.encode(onboard),
+    return records.delivery(
+        f"gitlab:onboard:{project_id}",
+        "gitlab",
+        OnboardEvent(full_name=path),
         first_sighting=f"gitlab:project:{project_id}",
-        coalesce=f"gitlab:onboard:{path}",
     )
 
 
