@@ -140,11 +140,11 @@ class Bot:
             raise PermanentJobError(f"no forge {job.forge!r} is configured")
         events: list[Event] = []
         installation = None
-        for name, payload in job.deliveries:
-            record, installation = records.decode(payload, forge=job.forge, event_name=name)
+        for _, payload in job.deliveries:
+            record, installation = records.decode(payload)
             if isinstance(record, github_events.InstallationChange):
                 await self._installation_changed(job, record)
-            elif record is not None:
+            else:
                 events.append(record)
         if not events:
             return

@@ -44,7 +44,6 @@ class Comment:
 @dataclass(frozen=True)
 class MergeRequest:
     number: int
-    url: str
     title: str
     body: str
     source_branch: str
@@ -53,9 +52,6 @@ class MergeRequest:
     bot_comments: tuple[Comment, ...] = ()
     head_sha: str = ""
     from_fork: bool = False  # the source branch lives in another repository
-    state: str = "open"  # "open" | "closed" | "merged"
-    draft: bool = False
-    author: str = ""
 
 
 @dataclass(frozen=True)

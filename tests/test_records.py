@@ -34,10 +34,10 @@ REPO = Repo(full_name="octo/app", default_branch="main", web_url="https://x/octo
 def test_every_kind_comes_back_as_it_went(event: object) -> None:
     text = records.encode(event, installation=42)  # type: ignore[arg-type]
     assert len(text) < 1000
-    assert records.decode(text, forge="github", event_name=records.kind(event)) == (event, 42)  # type: ignore[arg-type]
+    assert records.decode(text) == (event, 42)
 
 
-def test_a_raw_body_recorded_by_an_earlier_release_is_still_understood() -> None:
+def test_the_record_is_a_fraction_of_the_delivery() -> None:
     body = payloads.push(
         "octo/app",
         before="a" * 40,
@@ -45,7 +45,7 @@ def test_a_raw_body_recorded_by_an_earlier_release_is_still_understood() -> None
         commits=[payloads.commit_entry("b" * 40, modified=["Pipfile"])],
         installation_id=42,
     )
-    event, installation = records.decode(json.dumps(body), forge="github", event_name="push")
-    assert isinstance(event, PushEvent) and installation == 42
-    assert event.changed_paths == frozenset({"Pipfile"})
+    event = PushEvent(
+        REPO, "refs/heads/main", "a" * 40, "b" * 40, Actor("me", id=3), frozenset({"Pipfile"})
+    )
     assert len(json.dumps(body)) > 10 * len(records.encode(event, installation=42))

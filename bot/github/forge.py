@@ -309,7 +309,6 @@ class GitHubForge:
             )
         return MergeRequest(
             number=pull["number"],
-            url=pull["html_url"],
             title=pull["title"],
             body=pull.get("body") or "",
             source_branch=source_branch,
@@ -464,7 +463,6 @@ def _merge_request(pull: Mapping[str, Any], logins: set[str]) -> MergeRequest:
     )
     return MergeRequest(
         number=pull["number"],
-        url=pull["url"],
         title=pull["title"],
         body=pull.get("body") or "",
         source_branch=pull["headRefName"],
@@ -472,9 +470,6 @@ def _merge_request(pull: Mapping[str, Any], logins: set[str]) -> MergeRequest:
         bot_comments=comments,
         head_sha=pull.get("headRefOid") or "",
         from_fork=bool(pull.get("isCrossRepository")),
-        state=str(pull.get("state") or "OPEN").lower(),
-        draft=bool(pull.get("isDraft")),
-        author=(pull.get("author") or {}).get("login") or "",
     )
 
 

@@ -24,16 +24,12 @@ def _file_fields(count: int) -> str:
 _PULL_REQUEST_FRAGMENT = """
 fragment ThothBotPullRequest on PullRequest {
   number
-  url
   title
   body
-  state
-  isDraft
   headRefName
   headRefOid
   baseRefName
   isCrossRepository
-  author { login }
   comments(first: 100) { nodes { databaseId body author { login } } }
 }
 """

@@ -40,7 +40,6 @@ from handlers.forge import (
 ROLES = ((50, "admin"), (40, "maintain"), (30, "write"), (20, "triage"), (5, "read"))
 STATUS_STATES = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
 MAX_STATUS_DESCRIPTION = 255
-MERGE_REQUEST_STATES = {"opened": "open", "locked": "closed", "merged": "merged"}  # else closed
 
 
 def role(access_level: int) -> str:
@@ -185,7 +184,6 @@ class GitLabForge:
         )
         return MergeRequest(
             number=data["iid"],
-            url=data["web_url"],
             title=data["title"],
             body=data.get("description") or "",
             source_branch=data["source_branch"],
@@ -197,9 +195,6 @@ class GitLabForge:
             ),
             head_sha=data.get("sha") or "",
             from_fork=data.get("source_project_id") != data.get("target_project_id"),
-            state=MERGE_REQUEST_STATES.get(data.get("state", ""), "closed"),
-            draft=bool(data.get("draft", data.get("work_in_progress"))),
-            author=(data.get("author") or {}).get("username", ""),
         )
 
     async def merge_request_paths(self, repo: Repo, number: int) -> frozenset[str]:

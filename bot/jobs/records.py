@@ -3,7 +3,6 @@
 A GitHub push delivery is ~8 KB of JSON; the event the handlers need is ~400 bytes. Recording
 the event (and what the forge needs to act: GitHub's installation id) instead of the body makes
 the durable write at the 202 a fraction of the bytes, and spares the job a second parse.
-Jobs recorded by an earlier release hold the raw body: `decode` parses those as it did then.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from typing import Any
 import orjson
 
 from bot.github import events as github_events
-from bot.gitlab import events as gitlab_events
 from bot.jobs.store import Delivery
 from handlers import dispatch
 from handlers.events import Event, PushEvent
@@ -71,13 +69,9 @@ def _sets(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def decode(text: str, *, forge: str, event_name: str) -> tuple[Record | None, int | None]:
-    """(record, GitHub installation id) from a job's payload. None: nothing to do."""
+def decode(text: str) -> tuple[Record, int | None]:
+    """(record, GitHub installation id) from a job's payload."""
     data = orjson.loads(text)
-    if "kind" not in data:  # the raw body, recorded by an earlier release
-        if forge == "gitlab":
-            return gitlab_events.parse(event_name, data), None
-        return github_events.parse(event_name, data), github_events.installation_id(data)
     cls = KINDS[data.pop("kind")]
     installation = data.pop("installation", None)
     if "repo" in data:

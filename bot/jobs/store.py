@@ -115,7 +115,6 @@ class Job:
     repo: str
     payload: str
     attempts: int  # including the current one
-    last_error: str | None = None
     # Jobs coalesced into this one, oldest first: (event, payload). The job's own comes last.
     absorbed: tuple[tuple[str, str], ...] = ()
 
@@ -401,11 +400,10 @@ class JobStore:
             repo=job[4],
             payload=job[5],
             attempts=job[6] + 1,
-            last_error=job[7],
             absorbed=tuple((event, payload) for _, event, payload in job[-1]),
         )
 
-    _COLUMNS = "id, delivery, forge, event, repo, payload, attempts, last_error, absorbed"
+    _COLUMNS = "id, delivery, forge, event, repo, payload, attempts, absorbed"
 
     def _claim_plain(
         self, db: sqlite3.Connection, now: float, exclude: str, busy: frozenset[str]

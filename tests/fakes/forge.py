@@ -333,7 +333,6 @@ class FakeForge:
     def _merge_request(self, project: Project, request: Request) -> MergeRequest:
         return MergeRequest(
             number=request.number,
-            url=f"{project.repo.web_url}/merge_requests/{request.number}",
             title=request.title,
             body=request.body,
             source_branch=request.source_branch,
@@ -342,8 +341,6 @@ class FakeForge:
                 Comment(c.id, c.body) for c in request.comments if c.author == self.bot_login
             ),
             head_sha=project.git.refs.get(f"heads/{request.source_branch}", ""),
-            state=request.state,
-            author=request.author,
         )
 
     @staticmethod
