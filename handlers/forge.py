@@ -75,6 +75,7 @@ class BranchHead:
 class Snapshot:
     """One consistent read of a branch and of the bot's state around it."""
 
+    branch: str
     sha: str  # the branch head that `files` were read at
     files: Mapping[str, FileContent | None]  # None: no such file
     lock_branch: BranchHead | None = None  # the bot's branch, when it exists

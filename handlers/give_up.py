@@ -10,7 +10,7 @@ from handlers.context import Context
 from handlers.ensure import ensure_comment, report_failure
 from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
 from handlers.forge import CommitStatus, ForgeError
-from handlers.lock_request import snapshot_base
+from handlers.lock_request import read_branch
 from handlers.problems import Problem
 
 WHERE = "thoth-bot"
@@ -35,15 +35,15 @@ async def give_up(event: Event, ctx: Context, starts: int) -> None:
             repo = await ctx.forge.repository(event.full_name)
         name = repo.full_name
         try:
-            base = await snapshot_base(ctx, repo, repo.default_branch)
+            snapshot = await read_branch(ctx, repo, repo.default_branch)
         except ForgeError:
             ctx.log.warning("gave up a job on %s, which has no default branch", name)
             return
         await report_failure(
             ctx.forge,
             repo,
-            branch=base.branch,
-            snapshot=base.snapshot,
+            branch=snapshot.branch,
+            snapshot=snapshot,
             problems=[problem],
             labels=ctx.policy.labels,
         )

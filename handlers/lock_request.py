@@ -1,7 +1,8 @@
 """The bot's ONE merge request per base branch: plan it, rebuild it, or close it (SPEC §7.1).
 
 Shared by the push handler, onboarding and `/thoth refresh`: each reads the base branch
-(`read_base`), then calls `update_lock_request` with the environments it wants advised.
+(`read_branch`, the forge's `Snapshot`) and what a lock needs at its head (`read_checkout`),
+then calls `update_lock_request` with the environments it wants advised.
 """
 
 from __future__ import annotations
@@ -27,14 +28,14 @@ OPENED, UPDATED, UNCHANGED, CLOSED, NOTHING, HUMAN_EDITED = (
 
 
 @dataclass(frozen=True)
-class Base:
-    """One consistent read of a base branch: the snapshot, and every file a lock needs."""
+class Checkout:
+    """One consistent read of a commit (a branch's head, a merge request's): its configuration
+    and every file a lock needs."""
 
     repo: Repo
-    branch: str
-    snapshot: Snapshot
+    sha: str
+    config: RepoConfig
     files: dict[str, FileContent | None]
-    config: RepoConfig | None = None  # None until `read_base` could read `.thoth.yaml`
 
 
 @dataclass(frozen=True)
@@ -43,31 +44,27 @@ class Result:
     merge_request: MergeRequest | None = None
 
 
-async def snapshot_base(ctx: Context, repo: Repo, branch: str) -> Base:
-    """The base branch's head, the bot's branch and merge request, the root files."""
-    snapshot = await ctx.forge.snapshot(
+async def read_branch(ctx: Context, repo: Repo, branch: str) -> Snapshot:
+    """The branch's head with its root files, the bot's branch and merge request for it."""
+    return await ctx.forge.snapshot(
         repo, branch=branch, paths=paths_to_read(), lock_branch=lock_branch_name(branch)
     )
-    return Base(repo=repo, branch=branch, snapshot=snapshot, files=dict(snapshot.files))
 
 
-async def read_base(ctx: Context, base: Base) -> Base:
-    """`base` with its `.thoth.yaml` read and the overlays' files added. Raises `Problems`."""
-    config, files = await read_layout(ctx, base.repo, base.snapshot.sha, base.files)
-    return dataclasses.replace(base, files=files, config=config)
-
-
-async def read_layout(
-    ctx: Context, repo: Repo, sha: str, files: Mapping[str, FileContent | None]
-) -> tuple[RepoConfig, dict[str, FileContent | None]]:
-    """The configuration in `files` (read at `sha`), and `files` plus every file its runtime
-    environments need, read at the same commit. Raises `Problems`."""
-    config = read_config(files, ctx.policy)
-    found = dict(files)
+async def read_checkout(
+    ctx: Context, repo: Repo, sha: str, files: Mapping[str, FileContent | None] | None = None
+) -> Checkout:
+    """The configuration at `sha` and every file its runtime environments need, read at that
+    commit (`files`: those already read there). Raises `Problems`."""
+    found = dict(files) if files is not None else {}
+    missing = [path for path in paths_to_read() if path not in found]
+    if missing:
+        found.update(await ctx.forge.read_files(repo, sha=sha, paths=missing))
+    config = read_config(found, ctx.policy)
     missing = [path for path in paths_to_read(config) if path not in found]
     if missing:
         found.update(await ctx.forge.read_files(repo, sha=sha, paths=missing))
-    return config, found
+    return Checkout(repo=repo, sha=sha, config=config, files=found)
 
 
 async def advise(
@@ -102,7 +99,8 @@ def bot_edited(snapshot: Snapshot) -> bool:
 
 async def update_lock_request(
     ctx: Context,
-    base: Base,
+    snapshot: Snapshot,
+    base: Checkout,
     environments: Sequence[RuntimeEnvironment],
     *,
     force: bool = False,
@@ -114,18 +112,18 @@ async def update_lock_request(
     Locks the open merge request already proposes for other environments are kept while they
     still match their Pipfile, and so is an added `.thoth.yaml` while the base lacks one. If
     nothing differs, an open merge request is closed. Someone else's commits on the bot's
-    branch are never overwritten unless `rebuild` (`/thoth refresh`). Raises `Problems`.
+    branch are never overwritten unless `rebuild` (`/thoth refresh`). `base` is the checkout
+    of `snapshot`'s head. Raises `Problems`.
     """
-    assert base.config is not None, "read_base first"
-    repo, snapshot = base.repo, base.snapshot
+    repo, branch = base.repo, snapshot.branch
     plan = await advise(ctx, repo, base.config, base.files, environments, force=force)
-    plan = await _carry_over(ctx, base, environments, plan, extra or {})
+    plan = await _carry_over(ctx, snapshot, base, environments, plan, extra or {})
     request = snapshot.merge_request
     if not plan.files:
         if request is None:
             return Result(NOTHING)
         await ctx.forge.create_comment(
-            repo, request.number, render.superseded_comment(base.branch, ctx.forge.words)
+            repo, request.number, render.superseded_comment(branch, ctx.forge.words)
         )
         await ctx.forge.close_merge_request(repo, request.number)
         return Result(CLOSED, request)
@@ -136,15 +134,15 @@ async def update_lock_request(
             request.number,
             request.bot_comments,
             render.HUMAN_EDIT_MARKER,
-            render.human_edit_comment(lock_branch_name(base.branch), ctx.forge.words),
+            render.human_edit_comment(lock_branch_name(branch), ctx.forge.words),
         )
         return Result(HUMAN_EDITED, request)
     labels = base.config.labels if base.config.labels is not None else ctx.policy.labels
     merge_request, changed = await ensure_lock_request(
         ctx.forge,
         repo,
-        base=base.branch,
-        lock_branch=lock_branch_name(base.branch),
+        base=branch,
+        lock_branch=lock_branch_name(branch),
         snapshot=snapshot,
         plan=plan,
         labels=labels,
@@ -155,7 +153,8 @@ async def update_lock_request(
 
 async def _carry_over(
     ctx: Context,
-    base: Base,
+    snapshot: Snapshot,
+    base: Checkout,
     environments: Sequence[RuntimeEnvironment],
     plan: LockPlan,
     extra: Mapping[str, FileContent],
@@ -166,8 +165,7 @@ async def _carry_over(
     environment stays in it while that lock still matches the environment's Pipfile, and an
     added `.thoth.yaml` stays while the base branch has none.
     """
-    assert base.config is not None
-    snapshot, files = base.snapshot, base.files
+    files = base.files
     carried = dict(plan.files)
     carried.update({path: content for path, content in extra.items() if files.get(path) != content})
     others = [env for env in base.config.environments if env not in environments]

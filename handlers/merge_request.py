@@ -8,25 +8,15 @@ head commit. Nothing is ever pushed here: forks are advised read-only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from handlers import render
 from handlers.context import Context, lock_branch_name
 from handlers.ensure import ensure_comment
 from handlers.events import MergeRequestEvent
-from handlers.forge import CommitStatus, FileContent, MergeRequest, Repo
-from handlers.lock_request import advise, read_layout
-from handlers.locking import LockPlan, Problems, paths_to_read, relevant_path
+from handlers.forge import CommitStatus, MergeRequest, Repo
+from handlers.lock_request import advise, read_checkout
+from handlers.locking import LockPlan, Problems, relevant_path
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
-
-
-@dataclass(frozen=True)
-class Head:
-    """A merge request's head commit as the bot reads it: configuration and files."""
-
-    sha: str
-    config: RepoConfig
-    files: dict[str, FileContent | None]
 
 
 def is_lock_request(request: MergeRequest | MergeRequestEvent) -> bool:
@@ -46,13 +36,6 @@ async def on_merge_request(event: MergeRequestEvent, ctx: Context) -> None:
     await advise_merge_request(ctx, event.repo, request, changed=changed)
 
 
-async def read_head(ctx: Context, repo: Repo, sha: str) -> Head:
-    """The configuration and every file a lock needs, at commit `sha`. Raises `Problems`."""
-    files = await ctx.forge.read_files(repo, sha=sha, paths=paths_to_read())
-    config, files = await read_layout(ctx, repo, sha, files)
-    return Head(sha=sha, config=config, files=files)
-
-
 async def advise_merge_request(
     ctx: Context,
     repo: Repo,
@@ -68,7 +51,7 @@ async def advise_merge_request(
     sha = request.head_sha
     forge = ctx.forge
     try:
-        head = await read_head(ctx, repo, sha)
+        head = await read_checkout(ctx, repo, sha)
         environments = _select(head.config, changed, names)
         if not environments:
             return "No runtime environment's Pipfile changes here: nothing to advise."

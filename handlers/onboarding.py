@@ -16,7 +16,7 @@ from handlers.context import Context, Policy
 from handlers.ensure import report_failure
 from handlers.events import OnboardEvent
 from handlers.forge import FileContent, NotFound
-from handlers.lock_request import read_base, snapshot_base, update_lock_request
+from handlers.lock_request import read_branch, read_checkout, update_lock_request
 from handlers.locking import Problems
 from handlers.repo_config import CONFIG_PATH, MANAGER_NAME
 
@@ -24,15 +24,14 @@ from handlers.repo_config import CONFIG_PATH, MANAGER_NAME
 async def on_onboard(event: OnboardEvent, ctx: Context) -> None:
     repo = await ctx.forge.repository(event.full_name)
     try:
-        base = await snapshot_base(ctx, repo, repo.default_branch)
+        snapshot = await read_branch(ctx, repo, repo.default_branch)
     except NotFound:
         ctx.log.info(
             "%s has no %s branch yet: nothing to onboard", repo.full_name, repo.default_branch
         )
         return
     try:
-        base = await read_base(ctx, base)
-        assert base.config is not None
+        base = await read_checkout(ctx, repo, snapshot.sha, snapshot.files)
         present = [env for env in base.config.environments if base.files.get(env.pipfile_path)]
         if not present:
             ctx.log.info("%s has no Pipfile: nothing to onboard", repo.full_name)
@@ -40,13 +39,13 @@ async def on_onboard(event: OnboardEvent, ctx: Context) -> None:
         extra = {}
         if not base.config.from_file:
             extra[CONFIG_PATH] = FileContent(initial_config(ctx.policy))
-        await update_lock_request(ctx, base, present, extra=extra)
+        await update_lock_request(ctx, snapshot, base, present, extra=extra)
     except Problems as failure:
         await report_failure(
             ctx.forge,
             repo,
-            branch=base.branch,
-            snapshot=base.snapshot,
+            branch=snapshot.branch,
+            snapshot=snapshot,
             problems=failure.problems,
             labels=ctx.policy.labels,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.ensure import report_failure, resolve_failure
 from handlers.events import PushEvent
-from handlers.lock_request import Base, read_base, snapshot_base, update_lock_request
+from handlers.lock_request import Checkout, read_branch, read_checkout, update_lock_request
 from handlers.locking import Problems, relevant_path
 from handlers.repo_config import CONFIG_PATH, RuntimeEnvironment
 
@@ -23,32 +23,34 @@ def wants_push(event: PushEvent) -> bool:
 async def on_push(event: PushEvent, ctx: Context) -> None:
     if not wants_push(event) or await ctx.forge.is_self(event.sender):
         return
-    base = await snapshot_base(ctx, event.repo, event.repo.default_branch)
+    repo = event.repo
+    snapshot = await read_branch(ctx, repo, repo.default_branch)
     try:
-        base = await read_base(ctx, base)
-        affected = await _affected(ctx, event, base)
+        base = await read_checkout(ctx, repo, snapshot.sha, snapshot.files)
+        affected = await _affected(ctx, event, base, open_request=bool(snapshot.merge_request))
         if not affected:
-            ctx.log.info("push to %s changes no runtime environment's Pipfile", base.repo.full_name)
+            ctx.log.info("push to %s changes no runtime environment's Pipfile", repo.full_name)
             return
-        await update_lock_request(ctx, base, affected)
+        await update_lock_request(ctx, snapshot, base, affected)
     except Problems as failure:
         await report_failure(
             ctx.forge,
-            base.repo,
-            branch=base.branch,
-            snapshot=base.snapshot,
+            repo,
+            branch=snapshot.branch,
+            snapshot=snapshot,
             problems=failure.problems,
             labels=ctx.policy.labels,
         )
         return
-    await resolve_failure(ctx.forge, base.repo, branch=base.branch, snapshot=base.snapshot)
+    await resolve_failure(ctx.forge, repo, branch=snapshot.branch, snapshot=snapshot)
 
 
-async def _affected(ctx: Context, event: PushEvent, base: Base) -> list[RuntimeEnvironment]:
+async def _affected(
+    ctx: Context, event: PushEvent, base: Checkout, *, open_request: bool
+) -> list[RuntimeEnvironment]:
     """Runtime environments to advise: those whose Pipfile the push changed, all of them when it
     changed `.thoth.yaml`, and all of them when it changed a lock or hook while the bot's merge
     request is open (it may hold what the push brought, and then be closed)."""
-    assert base.config is not None
     environments = list(base.config.environments)
     if event.changed_paths is not None:
         changed: frozenset[str] | None = event.changed_paths
@@ -59,6 +61,6 @@ async def _affected(ctx: Context, event: PushEvent, base: Base) -> list[RuntimeE
     if changed is None or CONFIG_PATH in changed:
         return environments
     affected = [env for env in environments if env.pipfile_path in changed]
-    if not affected and base.snapshot.merge_request is not None:
+    if not affected and open_request:
         return environments if any(relevant_path(path) for path in changed) else []
     return affected

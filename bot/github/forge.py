@@ -99,6 +99,7 @@ class GitHubForge:
         self._branches[(repo.full_name, branch)] = True
         self._branches[(repo.full_name, lock_branch)] = lock is not None
         return Snapshot(
+            branch=branch,
             sha=head["oid"],
             files=files,
             lock_branch=lock,

@@ -112,6 +112,7 @@ class GitLabForge:
         self._branches[(project, branch)] = True
         self._branches[(project, lock_branch)] = lock is not None
         return Snapshot(
+            branch=branch,
             sha=sha,
             files=files,
             lock_branch=_branch_head(lock),

@@ -7,7 +7,7 @@ from handlers import render
 from handlers.context import Context
 from handlers.events import CommentEvent
 from handlers.forge import BranchMoved, MergeRequest
-from handlers.lock_request import advise, read_base, snapshot_base
+from handlers.lock_request import advise, read_branch, read_checkout
 from handlers.locking import Problems
 from handlers.merge_request import is_lock_request
 
@@ -27,8 +27,8 @@ async def commit_refreshed(
         return f"This is thoth-bot's own {noun}: rebuild it with `/thoth refresh`."
     branch = request.source_branch
     try:
-        base = await read_base(ctx, await snapshot_base(ctx, event.repo, branch))
-        assert base.config is not None
+        snapshot = await read_branch(ctx, event.repo, branch)
+        base = await read_checkout(ctx, event.repo, snapshot.sha, snapshot.files)
         environments = base.config.environments if locks else ()
         plan = await advise(ctx, event.repo, base.config, base.files, environments, hooks=hooks)
     except Problems as failure:
@@ -39,7 +39,7 @@ async def commit_refreshed(
         sha = await ctx.forge.commit_files(
             event.repo,
             branch=branch,
-            parent=base.snapshot.sha,
+            parent=base.sha,
             files=plan.files,
             message=render.branch_commit_message(
                 plan, event.author.login, request.number, ctx.forge.words

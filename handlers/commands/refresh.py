@@ -12,8 +12,8 @@ from handlers.lock_request import (
     CLOSED,
     NOTHING,
     OPENED,
-    read_base,
-    snapshot_base,
+    read_branch,
+    read_checkout,
     update_lock_request,
 )
 from handlers.locking import Problems
@@ -29,10 +29,10 @@ async def run(ctx: Context, event: CommentEvent, request: MergeRequest, command:
         )
     base_branch = request.target_branch
     try:
-        base = await read_base(ctx, await snapshot_base(ctx, event.repo, base_branch))
-        assert base.config is not None
+        snapshot = await read_branch(ctx, event.repo, base_branch)
+        base = await read_checkout(ctx, event.repo, snapshot.sha, snapshot.files)
         result = await update_lock_request(
-            ctx, base, base.config.environments, force=True, rebuild=True
+            ctx, snapshot, base, base.config.environments, force=True, rebuild=True
         )
     except Problems as failure:
         return render.problems_reply(failure.problems)

@@ -148,6 +148,7 @@ class FakeForge:
             i for i in project.issues.values() if i.state == "open" and i.author == self.bot_login
         ]
         return Snapshot(
+            branch=branch,
             sha=sha,
             files=self._files(project, sha, paths),
             lock_branch=lock,
