@@ -72,6 +72,19 @@ def pushed(forge: FakeForge, repo: Repo, files: dict[str, str | None]) -> PushEv
     )
 
 
+def commented(forge: FakeForge, repo: Repo, number: int, body: str, login: str) -> CommentEvent:
+    """A person comments on merge request `number`; the event the forge delivers."""
+    comment = forge.add_comment(repo.full_name, number, body, login)
+    return CommentEvent(
+        repo=repo,
+        number=number,
+        comment_id=comment,
+        body=body,
+        author=Actor(login),
+        on_merge_request=True,
+    )
+
+
 async def test_a_pipfile_push_opens_one_merge_request_and_a_redelivery_changes_nothing() -> None:
     forge, adviser = FakeForge(), StubAdviser()
     repo = forge.create_repo("octo-org/app", {"Pipfile": PIPFILE})
@@ -117,15 +130,7 @@ async def test_lock_on_a_branch_that_moves_meanwhile_says_so_in_the_forges_words
     def someone_pushes() -> None:
         moved.append(forge.push(repo.full_name, {"README.md": "mine\n"}, branch="feature"))
 
-    comment = forge.add_comment(repo.full_name, number, "/thoth lock", "maintainer")
-    event = CommentEvent(
-        repo=repo,
-        number=number,
-        comment_id=comment,
-        body="/thoth lock",
-        author=Actor("maintainer"),
-        on_merge_request=True,
-    )
+    event = commented(forge, repo, number, "/thoth lock", "maintainer")
     await dispatch.handle(event, context(forge, StubAdviser(meanwhile=someone_pushes)))
 
     project = forge.projects[repo.full_name]
@@ -135,7 +140,7 @@ async def test_lock_on_a_branch_that_moves_meanwhile_says_so_in_the_forges_words
     assert reply.body.strip() == (
         "@maintainer `feature` moved while thoth-bot worked on it: run the command again."
     )
-    assert project.requests[number].reactions == [(comment, "eyes")]
+    assert project.requests[number].reactions == [(event.comment_id, "eyes")]
 
 
 @pytest.mark.parametrize("commands", [1, 3])
@@ -145,15 +150,7 @@ async def test_a_person_without_write_access_is_refused_once(commands: int) -> N
     forge.push(repo.full_name, {"Pipfile": PIPFILE + 'six = "*"\n'}, branch="feature")
     number = forge.open_merge_request(repo.full_name, "feature", "someone")
     for _ in range(commands):
-        comment = forge.add_comment(repo.full_name, number, "/thoth advise", "passer-by")
-        event = CommentEvent(
-            repo=repo,
-            number=number,
-            comment_id=comment,
-            body="/thoth advise",
-            author=Actor("passer-by"),
-            on_merge_request=True,
-        )
+        event = commented(forge, repo, number, "/thoth advise", "passer-by")
         await dispatch.handle(event, context(forge, adviser))
 
     said = [c.body for c in forge.projects[repo.full_name].requests[number].comments]
