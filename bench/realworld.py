@@ -58,8 +58,8 @@ from bot.advisers.local.egress import DEFAULT_INDEXES  # noqa: E402
 from bot.advisers.local.indexes import IndexPolicy  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from handlers.adviser import AdviseError, AdviseRequest  # noqa: E402
-from handlers.lockfile import encode_lock  # noqa: E402
 from handlers.pipfile import parse_pipfile, with_python_version  # noqa: E402
+from handlers.pipfile_lock import encode_lock  # noqa: E402
 
 CORPUS = ROOT / "bench" / "corpus" / "pipfiles.json"
 PYPI = "https://pypi.org/simple"

@@ -1,6 +1,6 @@
 """`thoth-bot advise PATH`: the advise job on a local checkout, no forge (SPEC §3).
 
-It reads the same files, runs the same `handlers.locking.plan_locks` as the merge request job,
+It reads the same files, runs the same `handlers.plan.plan_locks` as the merge request job,
 prints the guidance and, with `--write`, writes exactly the files the merge request would hold.
 """
 
@@ -20,7 +20,7 @@ from bot.config import ConfigError, Settings
 from handlers import render
 from handlers.context import Policy
 from handlers.forge import FileContent, Words
-from handlers.locking import Problems, paths_to_read, plan_locks, read_config
+from handlers.plan import Problems, paths_to_read, plan_locks, read_config
 from handlers.problems import Problem
 from handlers.repo_config import CONFIG_PATH
 

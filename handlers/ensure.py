@@ -21,7 +21,7 @@ from handlers.forge import (
     Repo,
     Snapshot,
 )
-from handlers.locking import LockPlan
+from handlers.plan import LockPlan
 from handlers.problems import Problem
 
 

@@ -10,8 +10,8 @@ from handlers.context import Context
 from handlers.ensure import ensure_comment, report_failure
 from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
 from handlers.forge import CommitStatus, ForgeError
-from handlers.lock_request import read_branch
 from handlers.problems import Problem
+from handlers.proposal import read_branch
 
 WHERE = "thoth-bot"
 

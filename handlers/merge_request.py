@@ -14,8 +14,8 @@ from handlers.context import Context, lock_branch_name
 from handlers.ensure import ensure_comment
 from handlers.events import MergeRequestEvent
 from handlers.forge import CommitStatus, MergeRequest, Repo
-from handlers.lock_request import advise, read_checkout
-from handlers.locking import LockPlan, Problems, relevant_path
+from handlers.plan import LockPlan, Problems, relevant_path
+from handlers.proposal import advise, read_checkout
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
 
 

@@ -16,8 +16,8 @@ from handlers.context import Context, Policy
 from handlers.ensure import report_failure
 from handlers.events import OnboardEvent
 from handlers.forge import FileContent, NotFound
-from handlers.lock_request import read_branch, read_checkout, update_lock_request
-from handlers.locking import Problems
+from handlers.plan import Problems
+from handlers.proposal import read_branch, read_checkout, update_lock_request
 from handlers.repo_config import CONFIG_PATH, MANAGER_NAME
 
 

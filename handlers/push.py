@@ -5,8 +5,8 @@ from __future__ import annotations
 from handlers.context import Context
 from handlers.ensure import report_failure, resolve_failure
 from handlers.events import PushEvent
-from handlers.lock_request import Checkout, read_branch, read_checkout, update_lock_request
-from handlers.locking import Problems, relevant_path
+from handlers.plan import Problems, relevant_path
+from handlers.proposal import Checkout, read_branch, read_checkout, update_lock_request
 from handlers.repo_config import CONFIG_PATH, RuntimeEnvironment
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from handlers.adviser import Guidance, NodeClass
 from handlers.forge import Words
-from handlers.locking import EnvironmentLock, LockPlan
+from handlers.plan import EnvironmentLock, LockPlan
 from handlers.problems import Problem
 
 GUIDANCE_MARKER = "<!-- thoth-bot:guidance -->"

@@ -14,7 +14,7 @@ from fakes.thoth import FakeThoth
 from gitlab_projects import new_project, onboarded_project, push_and_settle
 from harness import LOCK_BRANCH, BotUnderTest, pipfile
 
-from handlers.lockfile import encode_lock
+from handlers.pipfile_lock import encode_lock
 
 pytestmark = pytest.mark.usefixtures("fakes")
 

@@ -25,7 +25,7 @@ from bot.advisers.local.listing import Listings, every_hash
 from bot.advisers.local.rules import Rule
 from bot.advisers.local.uv_process import Index
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Hardware, NodeClass
-from handlers.lockfile import encode_lock
+from handlers.pipfile_lock import encode_lock
 
 X86 = NodeClass(
     name="cpu-x86",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from handlers.lockfile import render_lock
 from handlers.pipfile import DEFAULT_SOURCE, parse_pipfile, pipfile_hash
+from handlers.pipfile_lock import render_lock
 from handlers.problems import Problem
 from tests.tools import pipenv_verify, tool_bin
 

@@ -13,7 +13,7 @@ from fakes.thoth import FakeThoth
 from harness import LOCK_BRANCH, BotUnderTest, new_repo_name, pipfile
 from tools import pipenv_verify
 
-from handlers.lockfile import encode_lock
+from handlers.pipfile_lock import encode_lock
 
 pytestmark = pytest.mark.usefixtures("fakes")
 

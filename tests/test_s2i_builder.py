@@ -33,7 +33,7 @@ from test_local_adviser import X86, advise, pipfile, uv_cache
 from tools import wheelhouse
 
 from handlers import s2i
-from handlers.lockfile import encode_lock
+from handlers.pipfile_lock import encode_lock
 
 __all__ = ["uv_cache"]  # the fixture, used here too
 

@@ -7,9 +7,9 @@ from handlers import render
 from handlers.context import Context
 from handlers.events import CommentEvent
 from handlers.forge import BranchMoved, MergeRequest
-from handlers.lock_request import advise, read_branch, read_checkout
-from handlers.locking import Problems
 from handlers.merge_request import is_lock_request
+from handlers.plan import Problems
+from handlers.proposal import advise, read_branch, read_checkout
 
 
 async def commit_refreshed(

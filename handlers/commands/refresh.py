@@ -8,7 +8,9 @@ from handlers.commands.parse import Command
 from handlers.context import Context
 from handlers.events import CommentEvent
 from handlers.forge import MergeRequest
-from handlers.lock_request import (
+from handlers.merge_request import is_lock_request
+from handlers.plan import Problems
+from handlers.proposal import (
     CLOSED,
     NOTHING,
     OPENED,
@@ -16,8 +18,6 @@ from handlers.lock_request import (
     read_checkout,
     update_lock_request,
 )
-from handlers.locking import Problems
-from handlers.merge_request import is_lock_request
 
 
 async def run(ctx: Context, event: CommentEvent, request: MergeRequest, command: Command) -> str:

@@ -7,7 +7,7 @@ packages from an index of their own (a CUDA-specific one, say) and say why. A pa
 from the Pipfile's first source, unless it names another (`index = "..."`), as with pipenv.
 Each lock entry carries the hash of every artifact of its version, as pipenv's do (read from
 the index's listing, `listing.py`), the index it comes from, and the extras and markers the
-Pipfile gave it; `_meta` is what pipenv writes (`handlers/lockfile`). Guidance, in Thoth's
+Pipfile gave it; `_meta` is what pipenv writes (`handlers/pipfile_lock.py`). Guidance, in Thoth's
 `{type, message, link}` form, says what was resolved for which hardware, what the rules did,
 and which packages the s2i build will have to compile.
 """
@@ -44,8 +44,8 @@ from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rule
 from bot.advisers.local.sandbox import Sandbox
 from bot.advisers.local.uv_process import CACHE_LIMIT, UvRunner
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
-from handlers.lockfile import populate_source, render_lock
 from handlers.pipfile import Pipfile, parse_pipfile
+from handlers.pipfile_lock import populate_source, render_lock
 from handlers.problems import Problem
 from handlers.requirement_check import refused_requirements
 

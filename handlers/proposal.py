@@ -15,9 +15,9 @@ from handlers import render
 from handlers.context import Context, lock_branch_name
 from handlers.ensure import ensure_comment, ensure_lock_request
 from handlers.forge import FileContent, MergeRequest, Repo, Snapshot
-from handlers.lockfile import parse_lock
-from handlers.locking import LockPlan, paths_to_read, plan_locks, read_config
 from handlers.pipfile import parse_pipfile
+from handlers.pipfile_lock import parse_lock
+from handlers.plan import LockPlan, paths_to_read, plan_locks, read_config
 from handlers.problems import Problem
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
 

@@ -14,8 +14,8 @@ from handlers import s2i
 from handlers.adviser import AdviseError, Adviser, AdviseRequest, Guidance
 from handlers.context import Policy
 from handlers.forge import FileContent
-from handlers.lockfile import VersionChange, parse_lock, render_lock, version_changes
 from handlers.pipfile import parse_pipfile, with_python_version
+from handlers.pipfile_lock import VersionChange, parse_lock, render_lock, version_changes
 from handlers.problems import Problem
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment, load_repo_config
 from handlers.requirement_check import refused_requirements

@@ -1,4 +1,4 @@
-"""handlers.lockfile: Pipfile.lock written byte for byte as pipenv writes it, and its changes."""
+"""handlers.pipfile_lock: Pipfile.lock written byte for byte as pipenv writes it, and changes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from handlers.lockfile import VersionChange, parse_lock, render_lock, version_changes
 from handlers.pipfile import parse_pipfile
+from handlers.pipfile_lock import VersionChange, parse_lock, render_lock, version_changes
 from tests.tools import tool_bin
 
 PIPFILE = parse_pipfile(
