@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 # The job store's thread needs the GIL back after each commit (fsync) while the event loop
 # holds it, and CPython lets a waiting thread wait this long before asking the holder to let
-# go: 5 ms by default, longer than the commit. 0.5 ms: 1.10x Probot instead of 1.06x, p99
-# 16.6 ms instead of 19.0 (bench/ingest.py, 7 rounds each).
+# go: 5 ms by default, longer than the commit. A tenth of it keeps the answers' tail short
+# (bench/ingest.py).
 SWITCH_INTERVAL = 0.0005
 
 

@@ -48,7 +48,7 @@ from arq.worker import Retry
 from bot import logs
 from bot.config import Settings
 from bot.jobs.group_commit import GroupCommit
-from bot.jobs.runner import describe, retry_delay
+from bot.jobs.runner import attempt
 from bot.jobs.store import Delivery, Job
 from bot.metrics import Metrics
 
@@ -247,31 +247,23 @@ async def _run_job(bot: Bot, redis: ArqRedis, job_id: str, own: Delivery) -> str
                 attempts=attempts,
                 absorbed=tuple((event, payload) for _, event, payload in older),
             )
-            if attempts > settings.max_attempts:  # it stopped its worker every time
-                try:
-                    await bot.execute(job, True, gave_up=True)
-                except Exception as error:
-                    log.error("job %s: reporting it was given up failed: %s", own.key, error)
-                bot.metrics.job_runs.labels("failed").inc()
+            settled = await attempt(
+                job,
+                bot.execute,
+                max_attempts=settings.max_attempts,
+                backoff_base=settings.retry_base,
+            )
+            bot.metrics.job_runs.labels(settled.outcome).inc()
+            if settled.outcome == "retried":
+                raise Retry(defer=settled.delay)
+            if settled.outcome == "failed":
                 await redis.incr(f"{PREFIX}jobs:failed")
-                return f"given up: started {attempts - 1} times without finishing"
-            last_attempt = attempts >= settings.max_attempts
-            try:
-                await bot.execute(job, last_attempt)
-            except Exception as error:
-                delay = retry_delay(error, job, last_attempt=last_attempt, base=settings.retry_base)
-                if delay is not None:
-                    bot.metrics.job_runs.labels("retried").inc()
-                    raise Retry(defer=delay) from error
-                bot.metrics.job_runs.labels("failed").inc()
-                await redis.incr(f"{PREFIX}jobs:failed")
-                return f"failed: {describe(error)}"
+                return f"failed: {settled.reason}"
             if own.coalesce:
                 keys = [key for key, _, _ in older] + [own.key]
                 await redis.zrem(_group_key(own.coalesce), *keys)
                 await redis.hdel(_payloads_key(own.coalesce), *keys)
             await redis.incr(f"{PREFIX}jobs:done")
-            bot.metrics.job_runs.labels("done").inc()
             return "done"
     finally:
         await lease.release()

@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot import logs
@@ -53,6 +54,40 @@ def retry_delay(error: Exception, job: Job, *, last_attempt: bool, base: float) 
     delay = max(delay, float(getattr(error, "retry_after", None) or 0.0))
     log.warning("job %s (%s) failed, retrying in %.1f s: %s", job.key, job.repo, delay, error)
     return delay
+
+
+@dataclass(frozen=True)
+class Settled:
+    """How one start of a job ended: "done", "retried" (after `delay` seconds) or "failed"."""
+
+    outcome: str
+    delay: float = 0.0
+    reason: str = ""
+
+
+async def attempt(job: Job, execute: Execute, *, max_attempts: int, backoff_base: float) -> Settled:
+    """One start of a job, the same in both engines. A job started more than `max_attempts`
+    times without finishing (it stopped its process each time) is not run but given up: said
+    to people once, failed for good. A failure is retried after a back-off, or failed for good
+    when it is not retryable or this was the last attempt (the handlers then said it)."""
+    if job.attempts > max_attempts:
+        try:
+            await execute(job, True, gave_up=True)
+        except Exception as error:  # saying it failed: the job stays given up
+            log.error("job %s (%s): reporting it was given up failed: %s", job.key, job.repo, error)
+        starts = job.attempts - 1
+        return Settled("failed", reason=f"given up: started {starts} times, never finished")
+    last_attempt = job.attempts >= max_attempts
+    try:
+        await execute(job, last_attempt)
+    except asyncio.CancelledError:
+        raise  # shutting down: the job is taken up again at the next start
+    except Exception as error:
+        delay = retry_delay(error, job, last_attempt=last_attempt, base=backoff_base)
+        if delay is not None:
+            return Settled("retried", delay, describe(error))
+        return Settled("failed", reason=describe(error))
+    return Settled("done")
 
 
 class JobRunner:
@@ -149,36 +184,16 @@ class JobRunner:
             await self._attempt(job)
 
     async def _attempt(self, job: Job) -> None:
-        if job.attempts > self.max_attempts:  # started that often, never finished
-            await self._give_up(job)
-            return
-        last_attempt = job.attempts >= self.max_attempts
-        try:
-            await self._execute(job, last_attempt)
-        except asyncio.CancelledError:
-            raise  # shutting down: the job stays 'running' and is requeued on the next start
-        except Exception as error:
-            delay = retry_delay(error, job, last_attempt=last_attempt, base=self._backoff_base)
-            if delay is not None:
-                await self._store.retry(job.id, delay, describe(error))
-                self._counted("retried")
-            else:
-                await self._store.fail(job.id, describe(error))
-                self._counted("failed")
-            return
-        await self._store.finish(job.id)
-        self._counted("done")
-
-    async def _give_up(self, job: Job) -> None:
-        """Say so to people (once: the job is failed whatever happens), never run it again."""
-        reason = f"started {job.attempts - 1} times without finishing: given up"
-        try:
-            await self._execute(job, True, gave_up=True)
-        except Exception as error:  # saying it failed: the job stays given up
-            log.error("job %s (%s): reporting it was given up failed: %s", job.key, job.repo, error)
-        finally:
-            await self._store.fail(job.id, reason)
-            self._counted("failed")
+        settled = await attempt(
+            job, self._execute, max_attempts=self.max_attempts, backoff_base=self._backoff_base
+        )
+        if settled.outcome == "retried":
+            await self._store.retry(job.id, settled.delay, settled.reason)
+        elif settled.outcome == "failed":
+            await self._store.fail(job.id, settled.reason)
+        else:
+            await self._store.finish(job.id)
+        self._counted(settled.outcome)
 
     def _counted(self, outcome: str) -> None:
         if self._count is not None:
