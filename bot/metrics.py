@@ -62,6 +62,13 @@ class Metrics:
         self.queue_engine = Gauge(
             "thoth_bot_queue_engine", "The job engine in use.", ["engine"], registry=registry
         )
+        self.job_process_stops = Counter(
+            "thoth_bot_job_process_stops",
+            "Times the embedded mode's job process stopped and was started again (killed at the "
+            "memory limit, say), by how: killed by a signal, or exited.",
+            ["how"],
+            registry=registry,
+        )
         registry = self.work_registry
         self.job_runs = Counter(
             "thoth_bot_job_runs",

@@ -107,7 +107,9 @@ class Bot:
         )
         await self.store.open()
         if self.job_process is not None:
-            await self.job_process.start(self.session)
+            await self.job_process.start(
+                self.session, stopped=lambda how: self.metrics.job_process_stops.labels(how).inc()
+            )
             self.queue = EmbeddedQueue(
                 self.store, wake=self.job_process.notify, stop=self.job_process.close
             )

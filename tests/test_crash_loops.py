@@ -157,6 +157,10 @@ async def test_embedded_a_job_that_kills_its_job_process_is_given_up_while_the_w
         assert web.process is not None and web.process.returncode is None  # never restarted
         log = (tmp_path / "serve.log").read_text()
         assert log.count("the job process stopped (killed by SIGKILL)") == ATTEMPTS
+        async with aiohttp.ClientSession() as session:
+            async with session.get(web.url + "/metrics") as response:
+                metrics = await response.text()
+        assert f'thoth_bot_job_process_stops_total{{how="killed"}} {ATTEMPTS}.0' in metrics
         assert_given_up_once(github, doomed, other)
     finally:
         await web.stop()

@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
@@ -44,15 +44,19 @@ class JobProcess:
 
     def __init__(self, arguments: Sequence[str] = ()) -> None:
         self._arguments = ["-m", "bot", "worker", "--embedded", *arguments]
+        self._stopped: Callable[[str], None] | None = None
         self._wakeup: int | None = None  # the write end of the child's stdin
         self._port: int | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self.starts = 0
 
-    async def start(self, session: aiohttp.ClientSession) -> None:
-        """Start the child in the background: deliveries are taken meanwhile, and wait."""
-        self._session = session
+    async def start(
+        self, session: aiohttp.ClientSession, *, stopped: Callable[[str], None] | None = None
+    ) -> None:
+        """Start the child in the background: deliveries are taken meanwhile, and wait.
+        `stopped("killed" | "exited")` is told each time the child stops unasked."""
+        self._session, self._stopped = session, stopped
         self._supervisor = asyncio.create_task(self._supervise(), name="thoth-bot-job-process")
 
     def notify(self) -> None:
@@ -89,6 +93,8 @@ class JobProcess:
             status = await self._run_once()
             if time.monotonic() - started > RESTART_RESET:
                 delay = RESTART_FIRST
+            if self._stopped is not None:
+                self._stopped("killed" if status is not None and status < 0 else "exited")
             log.error(
                 "the job process stopped (%s); starting it again in %.1f s (the webhook "
                 "keeps answering meanwhile)",
