@@ -88,3 +88,16 @@ async def test_metrics_include_what_the_job_process_counted(
     assert samples["thoth_bot_jobs{state=done}"] == 1.0
     assert samples["thoth_bot_advise_duration_seconds_count{backend=thoth,outcome=ok}"] == 1.0
     assert any(name.startswith("thoth_bot_forge_api_calls_total{") for name in samples)
+
+
+async def test_deliveries_after_the_first_are_run_too(
+    web: ServeProcess, github: FakeGitHub
+) -> None:
+    """The job process moves what the web process records, delivery after delivery (not only
+    what was waiting when it started)."""
+    for _ in range(3):
+        repo, installation = new_repo_name()
+        github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+        push = github.push(repo, {"Pipfile": pipfile("flask", "six")})
+        assert (await deliver(web, "push", push_payload(push, installation)))[0] == 202
+        await wait_for(lambda repo=repo: len(github.pulls(repo)) == 1, within=30)

@@ -278,8 +278,8 @@ class JobStore:
         """Inside a transaction: move the oldest `limit` arrivals (-1: all) into `jobs`, in
         order, and give each burst its wait (its last delivery plus the window, but within
         MAX_COALESCE_WAIT of its first). True when some are left."""
-        if self._settled_once and not self._arrived:
-            return False  # nothing arrived since the last settle (the first is at open)
+        if self._nothing_arrived(db):
+            return False
         last = db.execute(
             "SELECT MAX(id) FROM (SELECT id FROM arrivals ORDER BY id LIMIT ?)", (limit,)
         ).fetchone()[0]
