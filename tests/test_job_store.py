@@ -136,3 +136,32 @@ async def test_arrivals_are_moved_a_chunk_at_a_time_and_in_order(tmp_path: Path)
         assert await store.add(delivery(f"github:{count - 1}")) is False
     finally:
         await store.close()
+
+
+async def test_two_processes_share_one_store(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`serve`'s web process records, its job process claims: each delivery is claimed once,
+    in order, a key already recorded is refused whichever process moved it, and the web
+    process's memory of recorded keys stays bounded while the other process moves them."""
+    import bot.jobs.store as store_module
+
+    monkeypatch.setattr(store_module, "SETTLE_AT", 20)
+    web = JobStore(tmp_path / "jobs.sqlite3", shared=True)
+    jobs = JobStore(tmp_path / "jobs.sqlite3", shared=True, fsync=False)
+    await web.open()
+    await jobs.open()
+    try:
+        claimed = []
+        for number in range(60):
+            assert await web.add(delivery(f"github:{number}", f"octo/r{number}")) is True
+            if number % 3 == 2:  # the job process keeps up, a few at a time
+                while (job := await jobs.claim(frozenset())) is not None:
+                    claimed.append(job.key)
+                    await jobs.finish(job.id)
+        assert claimed == [f"github:{number}" for number in range(60)]
+        assert await web.add(delivery("github:7", "octo/r7")) is False  # moved by the other
+        assert await web.add(delivery("github:59", "octo/r59")) is False
+        assert len(web._arrived) < 20  # forgotten once moved, not kept for ever
+        assert (await web.counts())["done"] == 60
+    finally:
+        await jobs.close()
+        await web.close()

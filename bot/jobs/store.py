@@ -193,13 +193,13 @@ class JobStore:
             added = self._append(deliveries)
         else:
             added = self._insert_checked(deliveries)
-        if len(self._arrived) >= SETTLE_AT:
-            if self.shared:  # the other process moved most of them: forget those
-                self._arrived.intersection_update(
-                    row[0] for row in self._require().execute("SELECT delivery FROM arrivals")
-                )
-            else:
-                self._settle_alone(SETTLE_CHUNK)
+        if len(self._arrived) >= SETTLE_AT and self.shared:
+            # The other process moved most of them: forget those.
+            self._arrived.intersection_update(
+                row[0] for row in self._require().execute("SELECT delivery FROM arrivals")
+            )
+        if len(self._arrived) >= SETTLE_AT:  # (shared: the job process is behind, or down)
+            self._settle_alone(SETTLE_CHUNK)
         return added
 
     def _append(self, deliveries: Sequence[Delivery]) -> list[bool]:
