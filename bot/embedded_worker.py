@@ -21,7 +21,7 @@ from bot.runtime import Bot
 
 # The job process's scheduling priority below the web process's (and so its uv processes'): on
 # a busy node the answers to deliveries get the CPU first, the jobs what is left.
-NICENESS = 10
+NICENESS = 19
 
 
 async def run_job_process(settings: Settings) -> None:
