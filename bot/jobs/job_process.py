@@ -49,7 +49,6 @@ class JobProcess:
         self._port: int | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self.starts = 0
 
     async def start(
         self, session: aiohttp.ClientSession, *, stopped: Callable[[str], None] | None = None
@@ -118,7 +117,6 @@ class JobProcess:
         finally:
             os.close(read_end)
         self._wakeup = write_end
-        self.starts += 1
         try:
             assert process.stdout is not None
             try:
