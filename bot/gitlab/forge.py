@@ -247,9 +247,6 @@ class GitLabForge:
         force: bool = True,
     ) -> str:
         project = _project(repo)
-        branch_exists = self._branches.get((project, branch))
-        if branch_exists is None:  # not seen by this job's snapshots
-            branch_exists = await self._branch(project, branch) is not None
         present = await self._present(project, parent, list(files))
         actions: list[dict[str, Any]] = []
         for path, content in sorted(files.items()):
@@ -269,10 +266,14 @@ class GitLabForge:
                 {"action": "chmod", "file_path": path, "execute_filemode": content.executable}
             )
         data: dict[str, Any] = {"branch": branch, "commit_message": message, "actions": actions}
-        if force or not branch_exists:
+        if force:
+            branch_exists = self._branches.get((project, branch))
+            if branch_exists is None:  # not seen by this job's snapshots
+                branch_exists = await self._branch(project, branch) is not None
             data["start_sha"] = parent
             data["force"] = branch_exists
-        else:
+        else:  # someone's branch: a fast-forward of the head that was read, or nothing
+            branch_exists = True
             head = await self._branch(project, branch)
             if head is None or head["commit"]["id"] != parent:
                 raise BranchMoved(f"branch {branch!r} moved while the bot worked")
