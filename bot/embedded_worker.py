@@ -46,6 +46,7 @@ async def run_job_process(settings: Settings) -> None:
     listener = socket.create_server(("127.0.0.1", 0))
     await web.SockSite(site, listener).start()
     print(listener.getsockname()[1], flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the parent reads one line: the rest, logs
     try:
         await stop.wait()
     finally:
