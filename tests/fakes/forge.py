@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from fakes.git import GitStore
 from handlers.forge import (
@@ -31,6 +32,8 @@ WORDS = Words(
     who_may_command="write access",
 )
 EXECUTABLE = "100755"
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
@@ -299,24 +302,16 @@ class FakeForge:
     # ---- plumbing ----------------------------------------------------------------------
 
     def _project(self, full_name: str) -> Project:
-        project = self.projects.get(full_name)
-        if project is None:
-            raise NotFound(f"repository {full_name} is not visible to the bot")
-        return project
+        return _found(self.projects, full_name, f"repository {full_name}")
 
     @staticmethod
     def _request(project: Project, number: int) -> Request:
-        request = project.requests.get(number)
-        if request is None:
-            raise NotFound(f"merge request {number} not found in {project.repo.full_name}")
-        return request
+        where = project.repo.full_name
+        return _found(project.requests, number, f"merge request {number} in {where}")
 
     @staticmethod
     def _ticket(project: Project, number: int) -> Ticket:
-        issue = project.issues.get(number)
-        if issue is None:
-            raise NotFound(f"issue {number} not found in {project.repo.full_name}")
-        return issue
+        return _found(project.issues, number, f"issue {number} in {project.repo.full_name}")
 
     @staticmethod
     def _files(project: Project, sha: str, paths: Sequence[str]) -> dict[str, FileContent | None]:
@@ -350,3 +345,10 @@ class FakeForge:
             Issue(ticket.number, ticket.title, f"https://forge.test/issues/{ticket.number}"),
             body=ticket.body,
         )
+
+
+def _found(items: Mapping[K, V], key: K, what: str) -> V:
+    """`items[key]`, or `NotFound` naming `what`, as the forges answer."""
+    if key not in items:
+        raise NotFound(f"{what} not found")
+    return items[key]
