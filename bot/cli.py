@@ -130,7 +130,7 @@ def _worker(args: argparse.Namespace) -> int:
     if not settings.redis_url:
         raise ConfigError(
             "`thoth-bot worker` runs jobs of the distributed mode. Fix: set REDIS_URL, or use "
-            "`thoth-bot serve`, which runs its workers in-process."
+            "`thoth-bot serve`, which runs the jobs itself (in a job process it starts)."
         )
     require_arq()
     from bot.worker import run_worker

@@ -1,4 +1,5 @@
-"""In-process workers for the embedded engine: claim a job, run it, retry or give up.
+"""The embedded engine's workers (in the job process `serve` starts): claim a job, run it,
+retry or give up; `attempt` settles one start of a job for both engines.
 
 Jobs of one repository never run at the same time; retryable failures (a forge's 5xx, an
 unreachable Thoth) come back after an exponential back-off with jitter, up to `max_attempts`.
