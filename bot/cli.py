@@ -115,7 +115,6 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         verify=not args.insecure_skip_verify,
-        config=args.config,
     )
     return 0
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.config import Settings
-from bot.runtime import Bot
+from bot.runtime import Bot, Role, open_bot
 
 # The job process's scheduling priority below the web process's (and so its uv processes'): on
 # a busy node the answers to deliveries get the CPU first, the jobs what is left.
@@ -29,8 +29,7 @@ async def run_job_process(settings: Settings) -> None:
     stdin ends (the parent is gone) or SIGTERM/SIGINT."""
     _die_with_parent()
     os.nice(NICENESS)
-    bot = Bot(settings, shared_store=True)
-    await bot.start()
+    bot = await open_bot(settings, Role.JOB_PROCESS)
     assert bot.runner is not None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -5,14 +5,12 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
 
 import uvloop
 from aiohttp import web
 
 from bot.config import Settings
-from bot.jobs.job_process import JobProcess
-from bot.runtime import Bot
+from bot.runtime import Role, open_bot
 from bot.web.app import create_app
 
 log = logging.getLogger(__name__)
@@ -24,38 +22,35 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.0005
 
 
-def build_app(
-    settings: Settings, *, verify: bool = True, job_process: JobProcess | None = None
+async def build_app(
+    settings: Settings, *, verify: bool = True, role: Role = Role.WEB
 ) -> web.Application:
-    """The app with the bot started on startup and stopped on cleanup; embedded, its jobs run
-    in `job_process`, else in this process."""
-    bot = Bot(settings, verify_signatures=verify, job_process=job_process)
+    """The app over a started bot, stopped on cleanup. `Role.WEB` (serve): its jobs run in
+    the job process it starts, or in workers; `Role.ALL_IN_ONE`: in this process."""
+    bot = await open_bot(settings, role, verify_signatures=verify)
     app = create_app(bot)
 
-    async def lifecycle(_: web.Application) -> AsyncIterator[None]:
-        await bot.start()
+    async def stop(_: web.Application) -> None:
+        await bot.stop()
+
+    app.on_cleanup.append(stop)
+    return app
+
+
+def serve(settings: Settings, *, host: str, port: int, verify: bool = True) -> None:
+    """Serve until SIGINT/SIGTERM, on uvloop: its event loop spends about a third less time per
+    delivery than asyncio's, and cuts the tail of the time to the 202 (bench/ingest.py)."""
+
+    async def app() -> web.Application:
+        built = await build_app(settings, verify=verify)
         # Everything made so far lives as long as the process: keep the collector off it, so
         # that its pauses stay short while deliveries come in.
         gc.freeze()
         sys.setswitchinterval(SWITCH_INTERVAL)
-        yield
-        await bot.stop()
+        return built
 
-    app.cleanup_ctx.append(lifecycle)
-    return app
-
-
-def serve(
-    settings: Settings, *, host: str, port: int, verify: bool = True, config: str | None = None
-) -> None:
-    """Serve until SIGINT/SIGTERM, on uvloop: its event loop spends about a third less time per
-    delivery than asyncio's, and cuts the tail of the time to the 202 (bench/ingest.py).
-    Embedded, the jobs run in a job process (`bot.jobs.job_process`) with the same `config`."""
-    job_process = (
-        None if settings.redis_url else JobProcess(("--config", config) if config else ())
-    )
     web.run_app(
-        build_app(settings, verify=verify, job_process=job_process),
+        app(),
         host=host,
         port=port,
         access_log=None,

@@ -12,19 +12,19 @@ from arq.worker import func
 
 from bot.config import Settings
 from bot.jobs.distributed import FUNCTION, KEEP_DELIVERY, RUN_BUDGET, thoth_bot_job
-from bot.runtime import Bot
+from bot.runtime import Role, open_bot
 from bot.web.app import create_worker_app
 
 
 async def run_worker(settings: Settings) -> None:
     """`thoth-bot worker`: run jobs until SIGINT/SIGTERM (running jobs go back to the queue)."""
     assert settings.redis_url
-    bot = Bot(settings)
-    await bot.start()
+    bot = await open_bot(settings, Role.WORKER)
+    assert bot.executor is not None
     worker = Worker(
         functions=[func(thoth_bot_job, name=FUNCTION)],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
-        ctx={"bot": bot},
+        ctx={"executor": bot.executor},
         max_jobs=settings.workers,
         job_timeout=settings.advise_timeout + RUN_BUDGET,
         keep_result=KEEP_DELIVERY,

@@ -32,7 +32,7 @@ from payloads import headers
 
 from bot import logs
 from bot.config import Settings, load_settings
-from bot.runtime import Bot
+from bot.runtime import Bot, Role
 from bot.serve import build_app
 from bot.web.state import BOT_KEY
 
@@ -146,7 +146,7 @@ class BotUnderTest:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.server = TestServer(build_app(settings), host="127.0.0.1")
+        self.server: TestServer | None = None
         self.session: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -154,6 +154,8 @@ class BotUnderTest:
         return cls(load_settings(None, env))
 
     async def start(self) -> BotUnderTest:
+        app = await build_app(self.settings, role=Role.ALL_IN_ONE)
+        self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
         self.session = aiohttp.ClientSession()
         return self
@@ -161,14 +163,17 @@ class BotUnderTest:
     async def close(self) -> None:
         if self.session is not None:
             await self.session.close()
-        await self.server.close()
+        if self.server is not None:
+            await self.server.close()
 
     @property
     def bot(self) -> Bot:
+        assert self.server is not None
         return self.server.app[BOT_KEY]
 
     @property
     def url(self) -> str:
+        assert self.server is not None
         return str(self.server.make_url("")).rstrip("/")
 
     async def post(

@@ -252,7 +252,7 @@ def test_the_user_guides_thoth_yaml_examples_load():
 def test_the_log_line_example_has_the_fields_the_bot_writes():
     stream = io.StringIO()
     handler = logs.make_handler(stream, json=True)
-    record = logging.LogRecord("bot.runtime", logging.INFO, __file__, 1, "running", None, None)
+    record = logging.LogRecord("bot.executor", logging.INFO, __file__, 1, "running", None, None)
     with logs.context(delivery="github:1", repo="acme/app", job=1):
         handler.handle(record)
     written = set(json.loads(stream.getvalue()))

@@ -46,7 +46,7 @@ async def test_a_jobs_lines_carry_its_delivery_repository_and_job(
     assert accepted["delivery"] == "github:log-1" and answer["job"] in accepted["message"]
     key = answer["job"]
     [running] = [line for line in found if line["message"].startswith(f"running job {key}")]
-    assert running["level"] == "INFO" and running["logger"] == "bot.runtime"
+    assert running["level"] == "INFO" and running["logger"] == "bot.executor"
     assert running["delivery"] == key
     assert running["repo"] == repo
     assert running["job"].isdigit()

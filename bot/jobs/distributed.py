@@ -206,8 +206,8 @@ class Lease:
                 await task
 
 
-class Bot(Protocol):
-    """What a job needs of the running bot (`bot.runtime.Bot`, in the worker's arq context)."""
+class Executor(Protocol):
+    """What runs a job (`bot.executor.Executor`, in the worker's arq context)."""
 
     settings: Settings
     metrics: Metrics
@@ -216,17 +216,18 @@ class Bot(Protocol):
 
 
 async def thoth_bot_job(ctx: dict[str, Any], delivery: dict[str, Any]) -> str:
-    """arq's job function: one delivery (and the older ones of its group) run by `Bot`."""
-    bot: Bot = ctx["bot"]
+    """arq's job function: one delivery (and the older ones of its group) run by the
+    executor."""
+    executor: Executor = ctx["executor"]
     redis: ArqRedis = ctx["redis"]
     job_id: str = ctx["job_id"]
     own = Delivery(**delivery)
     with logs.context(delivery=own.key, repo=own.repo, job=job_id):
-        return await _run_job(bot, redis, job_id, own)
+        return await _run_job(executor, redis, job_id, own)
 
 
-async def _run_job(bot: Bot, redis: ArqRedis, job_id: str, own: Delivery) -> str:
-    settings = bot.settings
+async def _run_job(executor: Executor, redis: ArqRedis, job_id: str, own: Delivery) -> str:
+    settings = executor.settings
     lease = Lease(redis, f"{PREFIX}repo:{own.repo}", settings.lease)
     if not await lease.acquire():
         raise Retry(defer=random.uniform(0.2, 1.0))  # the repository is busy elsewhere
@@ -249,11 +250,11 @@ async def _run_job(bot: Bot, redis: ArqRedis, job_id: str, own: Delivery) -> str
             )
             settled = await attempt(
                 job,
-                bot.execute,
+                executor.execute,
                 max_attempts=settings.max_attempts,
                 backoff_base=settings.retry_base,
             )
-            bot.metrics.job_runs.labels(settled.outcome).inc()
+            executor.metrics.job_runs.labels(settled.outcome).inc()
             if settled.outcome == "retried":
                 raise Retry(defer=settled.delay)
             if settled.outcome == "failed":

@@ -50,12 +50,11 @@ class JobProcess:
         self._supervisor: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    async def start(
-        self, session: aiohttp.ClientSession, *, stopped: Callable[[str], None] | None = None
-    ) -> None:
+    async def start(self, *, stopped: Callable[[str], None] | None = None) -> None:
         """Start the child in the background: deliveries are taken meanwhile, and wait.
         `stopped("killed" | "exited")` is told each time the child stops unasked."""
-        self._session, self._stopped = session, stopped
+        self._session = aiohttp.ClientSession()  # to read the child's metrics
+        self._stopped = stopped
         self._supervisor = asyncio.create_task(self._supervise(), name="thoth-bot-job-process")
 
     def notify(self) -> None:
@@ -84,6 +83,9 @@ class JobProcess:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)
             self._supervisor = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def _supervise(self) -> None:
         delay = RESTART_FIRST

@@ -6,7 +6,7 @@
   processes.
 
 Both record a delivery durably before the webhook is answered 202, refuse a delivery key they
-already hold, and run the same `Bot.execute` on the same `Job`.
+already hold, and run the same `Executor.execute` (`bot/executor.py`) on the same `Job`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import logging
 from aiohttp import web
 
 from bot.gitlab import events as gitlab_events
-from bot.jobs import records
+from bot.jobs import onboarding, records
 from bot.jobs.store import Delivery
 from bot.runtime import Bot
 from bot.signing import verify_standard_webhook
@@ -97,20 +97,15 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
 
 
 def _first_sighting(event_name: str, payload: dict, event: Event | None) -> Delivery | None:
-    """An onboarding delivery for the delivery's project, recorded only the first time the bot
-    ever hears of the project (a `project_create` system hook, or any project or group hook)."""
+    """The onboarding job of the delivery's project (`bot.jobs.onboarding`), recorded only the
+    first time the bot ever hears of the project (a `project_create` system hook, or any
+    project or group hook)."""
     if event_name == gitlab_events.SYSTEM_HOOK and event is None:
         return None  # project_destroy, user_create...: not a project to onboard
     project = gitlab_events.project_of(payload)
     if project is None:
         return None
-    project_id, path = project
-    return records.delivery(
-        f"gitlab:onboard:{project_id}",
-        "gitlab",
-        OnboardEvent(full_name=path),
-        first_sighting=f"gitlab:project:{project_id}",
-    )
+    return onboarding.first_sighting(*project)
 
 
 def _delivery_key(

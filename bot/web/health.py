@@ -26,7 +26,7 @@ async def metrics(request: web.Request) -> web.Response:
     bot = request.app[BOT_KEY]
     counts = await bot.queue.counts()
     engine = "redis" if bot.settings.redis_url else "embedded"
-    body = bot.metrics.render(counts, engine, work=bot.job_process is None)
+    body = bot.metrics.render(counts, engine, work=bot.executor is not None)
     if bot.job_process is not None:  # what its jobs counted
         body += await bot.job_process.metrics()
     return web.Response(
