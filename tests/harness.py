@@ -82,7 +82,9 @@ def app_keys() -> tuple[str, str]:
 
 def start_fakes() -> tuple[FakeGitHub, FakeThoth]:
     github = FakeGitHub(app_id=APP_ID, public_key=app_keys()[1]).start()
-    thoth = FakeThoth(pending_polls=1).start()
+    # Its advise results are ready at the first poll: the bot's first wait is half a second,
+    # and the polls themselves are the Thoth client's tests (`test_thoth_adviser.py`).
+    thoth = FakeThoth(pending_polls=0).start()
     return github, thoth
 
 

@@ -1,20 +1,37 @@
-"""`/thoth` commands in pull request comments (SPEC §7.3), end to end through the webhook."""
+"""`/thoth` commands in pull request comments (SPEC §7.3): what each command does, in memory
+(the handlers on `FakeForge`, milliseconds each); end to end through the webhook, what only the
+wire shows (the delivery's answer, Thoth's cache and `--force`, forks, edited comments)."""
 
 from __future__ import annotations
 
 import payloads
 import pytest
+from fakes.forge import FakeForge
 from fakes.github import FakeGitHub, Issue
 from fakes.thoth import FakeThoth
-from harness import LOCK_BRANCH, BotUnderTest, new_repo_name, pipfile
+from harness import BotUnderTest, new_repo_name, pipfile
+from in_memory import (
+    LOCK,
+    MAINTAINER,
+    PIPFILE,
+    StubAdviser,
+    commented,
+    context,
+    merge_request,
+    pushed,
+)
+from in_memory import (
+    replies as said,
+)
 from test_pull_requests import deliver_pull, open_pull
-from test_push import with_lock_request
 
+from bot.github.forge import WORDS as GITHUB
+from handlers import dispatch
 from handlers.commands import parse_commands
+from handlers.events import CommentEvent
+from handlers.forge import Repo
 
 pytestmark = pytest.mark.usefixtures("fakes")
-
-MAINTAINER = "maintainer"
 
 
 async def comment(
@@ -88,28 +105,6 @@ async def test_advise_from_a_writer_reacts_advises_and_replies(
     assert len(guidance) == 1
 
 
-async def test_a_reader_is_refused_and_nothing_is_advised(
-    bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
-) -> None:
-    repo, installation, pull = await advised_pull(bot, github, grant="triage")
-    advises = len(thoth.requests)
-
-    _, comment_id = await comment(bot, github, repo, installation, pull.number, "/thoth advise")
-
-    [reply] = replies(github, repo, pull.number)
-    assert reply.startswith(f"@{MAINTAINER}, thoth-bot's commands are for people with write")
-    assert len(thoth.requests) == advises
-    [posted] = [c for c in github.comments(repo, pull.number) if c.id == comment_id]
-    assert posted.reactions == []
-
-    # Once per person and pull request: the next ones get a reaction only.
-    for _ in range(3):
-        _, again = await comment(bot, github, repo, installation, pull.number, "/thoth lock")
-    assert replies(github, repo, pull.number) == [reply]
-    [last] = [c for c in github.comments(repo, pull.number) if c.id == again]
-    assert last.reactions == [(github.bot_login, "confused")]
-
-
 async def test_bots_are_never_answered(
     bot: BotUnderTest, github: FakeGitHub, thoth: FakeThoth
 ) -> None:
@@ -143,60 +138,6 @@ async def test_bots_are_never_answered(
     assert len(github.comments(repo, pull.number)) == before + 2  # only the two posted here
 
 
-async def test_help_and_unknown_commands_get_the_help_text(
-    bot: BotUnderTest, github: FakeGitHub
-) -> None:
-    repo, installation, pull = await advised_pull(bot, github)
-
-    await comment(bot, github, repo, installation, pull.number, "/thoth help")
-    await comment(bot, github, repo, installation, pull.number, "Please\n/thoth frobnicate")
-    await comment(bot, github, repo, installation, pull.number, "/thoth lock now")
-
-    helped, unknown, bad = replies(github, repo, pull.number)
-    assert "| `/thoth lock` |" in helped
-    assert "`/thoth frobnicate` is not a thoth-bot command." in unknown
-    assert "| `/thoth advise [ENV...] [--force]` |" in unknown
-    assert "`/thoth lock` takes no arguments (got `now`)." in bad
-
-
-async def test_quoted_and_fenced_commands_are_not_run(
-    bot: BotUnderTest, github: FakeGitHub
-) -> None:
-    repo, installation, pull = await advised_pull(bot, github)
-    body = "> /thoth lock\n\nTry:\n```\n/thoth lock\n```\n    /thoth lock\n"
-
-    status, _ = await comment(bot, github, repo, installation, pull.number, body)
-
-    assert status == 200
-    assert replies(github, repo, pull.number) == []
-
-
-async def test_lock_commits_the_refreshed_lock_to_the_pull_requests_branch(
-    bot: BotUnderTest, github: FakeGitHub
-) -> None:
-    repo, installation, pull = await advised_pull(bot, github)
-    head = github.head(repo, "feature")
-
-    await comment(bot, github, repo, installation, pull.number, "/thoth lock")
-
-    new_head = github.head(repo, "feature")
-    commit = github.commit(repo, new_head or "")
-    assert commit.parents == (head,)
-    changed = [
-        path
-        for path, text in github.files(repo, "feature").items()
-        if github.files(repo, head or "").get(path) != text
-    ]
-    assert changed == ["Pipfile.lock"]
-    assert "Requested by @maintainer" in commit.message
-    [reply] = replies(github, repo, pull.number)
-    assert f"Committed `Pipfile.lock` to `feature` ({(new_head or '')[:12]})." in reply
-
-    await comment(bot, github, repo, installation, pull.number, "/thoth lock")
-    assert github.head(repo, "feature") == new_head
-    assert "already up to date" in replies(github, repo, pull.number)[-1]
-
-
 async def test_lock_on_a_fork_explains_why_not(bot: BotUnderTest, github: FakeGitHub) -> None:
     repo, installation = new_repo_name()
     github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
@@ -211,48 +152,6 @@ async def test_lock_on_a_fork_explains_why_not(bot: BotUnderTest, github: FakeGi
     [reply] = replies(github, repo, pull.number)
     assert "lives in a fork, where thoth-bot cannot push" in reply
     assert github.repos[fork].refs == before
-
-
-async def test_hooks_adds_only_the_hooks(bot: BotUnderTest, github: FakeGitHub) -> None:
-    repo, installation, pull = await advised_pull(bot, github)
-    head = github.head(repo, "feature")
-
-    await comment(bot, github, repo, installation, pull.number, "/thoth hooks")
-
-    files = github.files(repo, "feature")
-    before = github.files(repo, head or "")
-    assert sorted(p for p in files if before.get(p) != files[p]) == [
-        ".s2i/bin/assemble",
-        ".s2i/environment",
-    ]
-    assert github.mode(repo, "feature", ".s2i/bin/assemble") == "100755"
-
-
-async def test_refresh_rebuilds_the_bots_pull_request_from_its_base(
-    bot: BotUnderTest, github: FakeGitHub
-) -> None:
-    repo, installation, pull = await with_lock_request(bot, github)
-    github.grant(repo, MAINTAINER, "admin")
-    moved = github.push(repo, {"README.md": "news\n"})  # the base moves on without a Pipfile
-
-    await comment(bot, github, repo, installation, pull.number, "/thoth refresh")
-
-    head = github.commit(repo, github.head(repo, LOCK_BRANCH) or "")
-    assert head.parents == (moved.after,)
-    assert [p.number for p in github.pulls(repo, "open")] == [pull.number]
-    assert (
-        "Rebuilt this pull request as one commit on top of `main`"
-        in (replies(github, repo, pull.number)[-1])
-    )
-
-
-async def test_refresh_elsewhere_says_what_it_is_for(bot: BotUnderTest, github: FakeGitHub) -> None:
-    repo, installation, pull = await advised_pull(bot, github)
-    await comment(bot, github, repo, installation, pull.number, "/thoth refresh")
-    assert (
-        "rebuilds thoth-bot's own pull request; this one is not"
-        in replies(github, repo, pull.number)[-1]
-    )
 
 
 @pytest.mark.parametrize(
@@ -296,3 +195,135 @@ async def test_edited_comments_do_not_run_commands_again(
     )
     status, answer = await bot.deliver("issue_comment", payload)
     assert (status, answer["message"]) == (200, "ignored: issue_comment")
+
+
+# ---- the commands' behaviour, in memory (`in_memory.py`) ------------------------------------
+
+
+async def command(
+    forge: FakeForge,
+    adviser: StubAdviser,
+    repo: Repo,
+    number: int,
+    body: str,
+    author: str = MAINTAINER,
+) -> CommentEvent:
+    """`author` comments `body` on merge request `number`, and the bot handles it."""
+    event = commented(forge, repo, number, body, author)
+    await dispatch.handle(event, context(forge, adviser))
+    return event
+
+
+async def test_a_reader_is_refused_and_nothing_is_advised() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask", "numpy"), role="triage")
+
+    await command(forge, adviser, repo, number, "/thoth advise")
+
+    [reply] = said(forge, repo, number)
+    assert reply.startswith(f"@{MAINTAINER}, thoth-bot's commands are for people with write")
+    assert adviser.requests == []
+    request = forge.projects[repo.full_name].requests[number]
+    assert request.reactions == []
+
+    # Once per person and pull request: the next ones get a reaction only.
+    for _ in range(3):
+        again = await command(forge, adviser, repo, number, "/thoth lock")
+    assert said(forge, repo, number) == [reply]
+    assert request.reactions[-1] == (again.comment_id, "confused")
+    assert adviser.requests == []
+
+
+async def test_help_and_unknown_commands_get_the_help_text() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask", "numpy"))
+
+    await command(forge, adviser, repo, number, "/thoth help")
+    await command(forge, adviser, repo, number, "Please\n/thoth frobnicate")
+    await command(forge, adviser, repo, number, "/thoth lock now")
+
+    helped, unknown, bad = said(forge, repo, number)
+    assert "| `/thoth lock` |" in helped
+    assert "`/thoth frobnicate` is not a thoth-bot command." in unknown
+    assert "| `/thoth advise [ENV...] [--force]` |" in unknown
+    assert "`/thoth lock` takes no arguments (got `now`)." in bad
+
+
+async def test_quoted_and_fenced_commands_are_not_run() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask", "numpy"))
+    body = "> /thoth lock\n\nTry:\n```\n/thoth lock\n```\n    /thoth lock\n"
+
+    event = await command(forge, adviser, repo, number, body)
+
+    assert not dispatch.wants(event)  # the webhook answers 200 "ignored" and queues nothing
+    assert said(forge, repo, number) == [] and adviser.requests == []
+
+
+async def test_lock_commits_the_refreshed_lock_to_the_pull_requests_branch() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask", "numpy"))
+    git = forge.projects[repo.full_name].git
+    head = git.refs["heads/feature"]
+
+    await command(forge, adviser, repo, number, "/thoth lock")
+
+    new_head = git.refs["heads/feature"]
+    commit = git.commits[new_head]
+    assert commit.parents == (head,)
+    changed = [
+        path
+        for path, entry in git.files_at(new_head).items()
+        if git.files_at(head).get(path) != entry
+    ]
+    assert changed == ["Pipfile.lock"]
+    assert "Requested by @maintainer" in commit.message
+    [reply] = said(forge, repo, number)
+    assert f"Committed `Pipfile.lock` to `feature` ({new_head[:12]})." in reply
+
+    await command(forge, adviser, repo, number, "/thoth lock")
+    assert git.refs["heads/feature"] == new_head
+    assert "already up to date" in said(forge, repo, number)[-1]
+
+
+async def test_hooks_adds_only_the_hooks() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask", "numpy"))
+    git = forge.projects[repo.full_name].git
+    head = git.refs["heads/feature"]
+
+    await command(forge, adviser, repo, number, "/thoth hooks")
+
+    files, before = git.files_at(git.refs["heads/feature"]), git.files_at(head)
+    assert sorted(p for p in files if before.get(p) != files[p]) == [
+        ".s2i/bin/assemble",
+        ".s2i/environment",
+    ]
+    assert git.mode("feature", ".s2i/bin/assemble") == "100755"
+
+
+async def test_refresh_rebuilds_the_bots_pull_request_from_its_base() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo = forge.create_repo("octo-org/app", {"Pipfile": PIPFILE})
+    await dispatch.handle(
+        pushed(forge, repo, {"Pipfile": pipfile("flask", "numpy")}), context(forge, adviser)
+    )
+    project = forge.projects[repo.full_name]
+    [number] = project.requests
+    forge.grant(repo.full_name, MAINTAINER, "admin")
+    moved = forge.push(repo.full_name, {"README.md": "news\n"}, branch="main")  # no Pipfile
+
+    await command(forge, adviser, repo, number, "/thoth refresh")
+
+    assert project.git.commits[project.git.refs[f"heads/{LOCK}"]].parents == (moved,)
+    assert [n for n, r in project.requests.items() if r.state == "open"] == [number]
+    assert (
+        "Rebuilt this pull request as one commit on top of `main`" in said(forge, repo, number)[-1]
+    )
+
+
+async def test_refresh_elsewhere_says_what_it_is_for() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask", "numpy"))
+    await command(forge, adviser, repo, number, "/thoth refresh")
+    assert "rebuilds thoth-bot's own pull request; this one is not" in said(forge, repo, number)[-1]

@@ -6,83 +6,12 @@ prove: signatures, payloads, the wire."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable
 
 import pytest
 from fakes.forge import FakeForge
+from in_memory import LOCK, PIPFILE, StubAdviser, commented, context, pushed
 
-from bot.config import load_settings
 from handlers import dispatch
-from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
-from handlers.context import Context, Policy, lock_branch_name
-from handlers.events import CommentEvent, PushEvent
-from handlers.forge import Actor, Repo
-
-PIPFILE = '[packages]\nflask = "*"\n\n[requires]\npython_version = "3.11"\n'
-LOCK = lock_branch_name("main")
-SETTINGS = load_settings(env={})
-
-
-class StubAdviser:
-    """Locks every Pipfile with flask 3.0.0; `meanwhile` runs during each advise (the world
-    moving on while the bot works)."""
-
-    name = "stub"
-
-    def __init__(self, meanwhile: Callable[[], None] | None = None) -> None:
-        self.requests: list[AdviseRequest] = []
-        self.meanwhile = meanwhile
-
-    async def advise(self, request: AdviseRequest) -> AdviseResult:
-        self.requests.append(request)
-        if self.meanwhile is not None:
-            self.meanwhile()
-        if "broken" in request.pipfile:
-            raise AdviseError("no release of broken fits the node class", fix="Drop broken.")
-        pin = {"version": "==3.0.0", "hashes": ["sha256:" + "0" * 64], "index": "pypi"}
-        return AdviseResult(
-            lock={"_meta": {"sources": []}, "default": {"flask": pin}, "develop": {}},
-            justification=(Guidance("INFO", "flask 3.0.0 suits the node class."),),
-            backend="stub",
-        )
-
-
-def context(forge: FakeForge, adviser: StubAdviser) -> Context:
-    return Context(
-        forge=forge,
-        adviser=adviser,
-        policy=Policy(
-            node_classes=SETTINGS.node_classes, default_node_class=SETTINGS.default_node_class
-        ),
-        log=logging.getLogger("handlers.test"),
-    )
-
-
-def pushed(forge: FakeForge, repo: Repo, files: dict[str, str | None]) -> PushEvent:
-    before = forge.projects[repo.full_name].git.refs["heads/main"]
-    after = forge.push(repo.full_name, files, branch="main")
-    return PushEvent(
-        repo=repo,
-        ref="refs/heads/main",
-        before=before,
-        after=after,
-        sender=Actor("someone"),
-        changed_paths=frozenset(files),
-    )
-
-
-def commented(forge: FakeForge, repo: Repo, number: int, body: str, login: str) -> CommentEvent:
-    """A person comments on merge request `number`; the event the forge delivers."""
-    comment = forge.add_comment(repo.full_name, number, body, login)
-    return CommentEvent(
-        repo=repo,
-        number=number,
-        comment_id=comment,
-        body=body,
-        author=Actor(login),
-        on_merge_request=True,
-    )
 
 
 async def test_a_pipfile_push_opens_one_merge_request_and_a_redelivery_changes_nothing() -> None:

@@ -83,10 +83,9 @@ class Project:
 class FakeForge:
     """Repositories in memory; the bot is `bot_login`."""
 
-    words = WORDS
-
-    def __init__(self, bot_login: str = "thoth-bot") -> None:
+    def __init__(self, bot_login: str = "thoth-bot", words: Words = WORDS) -> None:
         self.bot_login = bot_login
+        self.words = words
         self.projects: dict[str, Project] = {}
         self._numbers = itertools.count(1)
         self._ids = itertools.count(1000)
