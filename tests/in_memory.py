@@ -5,9 +5,11 @@ forge would deliver. Each such test is a plain async function that runs in milli
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Mapping
 
 from fakes.forge import FakeForge
+from fakes.git import Content
 
 from bot.config import load_settings
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
@@ -21,8 +23,8 @@ SETTINGS = load_settings(env={})
 
 
 class StubAdviser:
-    """Locks every Pipfile with flask 3.0.0; `meanwhile` runs during each advise (the world
-    moving on while the bot works)."""
+    """Locks each package of a Pipfile's [packages] at 1.0.0, flask at 3.0.0; `meanwhile` runs
+    during each advise (the world moving on while the bot works)."""
 
     name = "stub"
 
@@ -36,9 +38,16 @@ class StubAdviser:
             self.meanwhile()
         if "broken" in request.pipfile:
             raise AdviseError("no release of broken fits the node class", fix="Drop broken.")
-        pin = {"version": "==3.0.0", "hashes": ["sha256:" + "0" * 64], "index": "pypi"}
+        default = {
+            name: {
+                "version": "==3.0.0" if name == "flask" else "==1.0.0",
+                "hashes": ["sha256:" + "0" * 64],
+                "index": "pypi",
+            }
+            for name in tomllib.loads(request.pipfile).get("packages", {})
+        }
         return AdviseResult(
-            lock={"_meta": {"sources": []}, "default": {"flask": pin}, "develop": {}},
+            lock={"_meta": {"sources": []}, "default": default, "develop": {}},
             justification=(Guidance("INFO", "flask 3.0.0 suits the node class."),),
             backend="stub",
         )
@@ -55,7 +64,7 @@ def context(forge: FakeForge, adviser: StubAdviser) -> Context:
     )
 
 
-def pushed(forge: FakeForge, repo: Repo, files: dict[str, str | None]) -> PushEvent:
+def pushed(forge: FakeForge, repo: Repo, files: Mapping[str, Content | None]) -> PushEvent:
     before = forge.projects[repo.full_name].git.refs["heads/main"]
     after = forge.push(repo.full_name, files, branch="main")
     return PushEvent(

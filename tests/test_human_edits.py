@@ -1,58 +1,74 @@
 """The bot's branch is never force-pushed over someone's commits, and a pull request whose
-proposal the base already holds is closed (issue #3, SPEC §7.1)."""
+proposal the base already holds is closed (issue #3, SPEC §7.1). The handlers on the in-memory
+forge (`in_memory.py`)."""
 
 from __future__ import annotations
 
-import pytest
-from fakes.github import FakeGitHub
-from harness import LOCK_BRANCH, BotUnderTest, pipfile
-from test_commands import MAINTAINER, comment
-from test_push import push_and_settle, with_lock_request
+from fakes.forge import FakeForge
+from harness import pipfile
+from in_memory import LOCK, MAINTAINER, PIPFILE, StubAdviser, commented, context, pushed
+from in_memory import replies as said
 
-pytestmark = pytest.mark.usefixtures("fakes")
+from bot.github.forge import WORDS as GITHUB
+from handlers import dispatch
+from handlers.forge import Repo
 
 HUMAN_EDIT_MARKER = "<!-- thoth-bot:human-edit -->"
 
 
-async def test_a_human_commit_on_the_bots_branch_is_not_overwritten(
-    bot: BotUnderTest, github: FakeGitHub
-) -> None:
-    repo, installation, pull = await with_lock_request(bot, github)
-    github.grant(repo, MAINTAINER, "write")
-    human = github.push(
-        repo, {"NOTES.md": "pinned on purpose\n"}, branch=LOCK_BRANCH, author=MAINTAINER
-    )
+async def with_lock_request(forge: FakeForge, adviser: StubAdviser) -> tuple[Repo, int]:
+    """A repository where a Pipfile push made the bot open its pull request."""
+    repo = forge.create_repo("octo-org/app", {"Pipfile": PIPFILE})
+    await push(forge, adviser, repo, {"Pipfile": pipfile("flask", "six")})
+    [number] = forge.projects[repo.full_name].requests
+    return repo, number
 
-    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "numpy")})
-    await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("flask", "torch")})
 
-    assert github.head(repo, LOCK_BRANCH) == human.after
-    notices = [c for c in github.comments(repo, pull.number) if HUMAN_EDIT_MARKER in c.body]
+async def push(forge: FakeForge, adviser: StubAdviser, repo: Repo, files: dict) -> None:
+    await dispatch.handle(pushed(forge, repo, files), context(forge, adviser))
+
+
+async def test_a_human_commit_on_the_bots_branch_is_not_overwritten() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = await with_lock_request(forge, adviser)
+    project = forge.projects[repo.full_name]
+    forge.grant(repo.full_name, MAINTAINER, "write")
+    human = forge.push(repo.full_name, {"NOTES.md": "pinned on purpose\n"}, branch=LOCK)
+
+    await push(forge, adviser, repo, {"Pipfile": pipfile("flask", "numpy")})
+    await push(forge, adviser, repo, {"Pipfile": pipfile("flask", "torch")})
+
+    assert project.git.refs[f"heads/{LOCK}"] == human
+    notices = [c for c in project.requests[number].comments if HUMAN_EDIT_MARKER in c.body]
     assert len(notices) == 1 and "`/thoth refresh`" in notices[0].body
 
-    await comment(bot, github, repo, installation, pull.number, "/thoth refresh")
+    event = commented(forge, repo, number, "/thoth refresh", MAINTAINER)
+    await dispatch.handle(event, context(forge, adviser))
 
-    head = github.commit(repo, github.head(repo, LOCK_BRANCH) or "")
-    assert head.parents == (github.head(repo, "main"),)
+    head = project.git.commits[project.git.refs[f"heads/{LOCK}"]]
+    assert head.parents == (project.git.refs["heads/main"],)
     assert "Thoth-Bot-Digest:" in head.message
-    assert "NOTES.md" not in github.files(repo, LOCK_BRANCH)
-    assert '"torch"' in (github.file(repo, LOCK_BRANCH, "Pipfile.lock") or "")
+    assert project.git.text(LOCK, "NOTES.md") is None
+    assert '"torch"' in (project.git.text(LOCK, "Pipfile.lock") or "")
+    assert said(forge, repo, number)[-1].startswith(f"@{MAINTAINER} Rebuilt this pull request")
 
 
-async def test_the_pull_request_is_closed_once_the_base_holds_what_it_proposes(
-    bot: BotUnderTest, github: FakeGitHub
-) -> None:
-    repo, installation, pull = await with_lock_request(bot, github)
+async def test_the_pull_request_is_closed_once_the_base_holds_what_it_proposes() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = await with_lock_request(forge, adviser)
+    git = forge.projects[repo.full_name].git
+    main = git.files_at(git.refs["heads/main"])
     proposed = {
-        path: (text, github.mode(repo, LOCK_BRANCH, path) or "100644")
-        for path, text in github.files(repo, LOCK_BRANCH).items()
-        if github.files(repo, "main").get(path) != text
+        path: ((git.text(LOCK, path) or ""), mode)
+        for path, (mode, sha) in git.files_at(git.refs[f"heads/{LOCK}"]).items()
+        if main.get(path) != (mode, sha)
     }
 
     # Someone copies the proposal onto main by hand: the push touches locks and hooks only.
-    await push_and_settle(bot, github, repo, installation, proposed)
+    await push(forge, adviser, repo, proposed)
 
-    [closed] = github.pulls(repo)
-    assert closed.state == "closed" and not closed.merged
-    last = github.comments(repo, pull.number)[-1]
-    assert last.body.startswith("`main` already holds everything this pull request proposed")
+    request = forge.projects[repo.full_name].requests[number]
+    assert request.state == "closed"
+    assert request.comments[-1].body.startswith(
+        "`main` already holds everything this pull request proposed"
+    )

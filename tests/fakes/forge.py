@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from fakes.git import GitStore
+from fakes.git import Content, GitStore
 from handlers.forge import (
     Actor,
     BranchHead,
@@ -100,7 +100,7 @@ class FakeForge:
         self.projects[full_name] = Project(repo, git)
         return repo
 
-    def push(self, full_name: str, files: Mapping[str, str | None], *, branch: str) -> str:
+    def push(self, full_name: str, files: Mapping[str, Content | None], *, branch: str) -> str:
         """A person's commit on `branch` (made from main when new); its sha."""
         git = self.projects[full_name].git
         push = git.commit_on(full_name, branch, "main", files, message="update", author="someone")
