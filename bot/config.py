@@ -26,6 +26,7 @@ from handlers.adviser import Hardware, NodeClass
 from handlers.yaml_source import YamlSource, describe_schema_error, first_schema_error
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_OSV_URL = "https://api.osv.dev"
 DEFAULT_GITLAB_URL = "https://gitlab.com"
 
 _STRING_OR_NULL = {"type": ["string", "null"]}
@@ -89,6 +90,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "timeout": {"type": ["string", "number"]},
+                "cool_down": {"type": ["string", "number"]},
                 "rules": {"type": "array", "items": RULE_SCHEMA},
                 "indexes": {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 "builds": {"enum": ["off", "isolated"]},
@@ -170,6 +172,10 @@ class Settings:
     cache_limit: int = 10 * 1024**3  # bytes of uv cache kept (adviser.cache_size_mb)
     # What a build must never see: the state directory, the App's key file.
     secret_paths: tuple[Path, ...] = ()
+    # Known vulnerabilities: the OSV API, or `file://` an OSV export; None: not asked (`off`).
+    osv_url: str | None = DEFAULT_OSV_URL
+    # `stable` takes releases at least this old (seconds; a Pipfile's cool-down-period wins).
+    cool_down: float = 7 * 86400.0
 
 
 def _redis_url(value: str | None) -> str | None:
@@ -275,7 +281,25 @@ def load_settings(
         resolutions=int(adviser.get("resolutions") or os.cpu_count() or 2),
         cache_limit=int(adviser.get("cache_size_mb", 10240)) * 1024**2,
         secret_paths=(state_dir, *((Path(key_path),) if key_path else ())),
+        osv_url=_osv_url(env.get("THOTH_BOT_OSV_URL")),
+        cool_down=parse_duration(adviser.get("cool_down", "7d"), "adviser.cool_down"),
     )
+
+
+def _osv_url(value: str | None) -> str | None:
+    """THOTH_BOT_OSV_URL: the OSV API (default), `off`, or file:///path/all.zip (an export)."""
+    if value is None or value == "":
+        return DEFAULT_OSV_URL
+    if value == "off":
+        return None
+    if value.startswith("file://"):
+        if not value.endswith(".zip"):
+            raise ConfigError(
+                f"THOTH_BOT_OSV_URL={value!r} names a file that is not a zip. Fix: name OSV's "
+                "PyPI export, like file:///var/lib/osv/PyPI/all.zip."
+            )
+        return value
+    return _url(value, "THOTH_BOT_OSV_URL", ("http", "https"), DEFAULT_OSV_URL)
 
 
 def _builds(value: str, *, locally: bool = True) -> str:

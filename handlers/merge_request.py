@@ -15,7 +15,7 @@ from handlers.ensure import ensure_comment
 from handlers.events import MergeRequestEvent
 from handlers.forge import CommitStatus, MergeRequest, Repo
 from handlers.plan import LockPlan, Problems, relevant_path
-from handlers.proposal import advise, read_checkout
+from handlers.proposal import Checkout, advise, read_checkout
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
 
 
@@ -44,10 +44,14 @@ async def advise_merge_request(
     changed: frozenset[str] | None = None,
     names: Sequence[str] = (),
     force: bool = False,
+    recommendation_type: str | None = None,
 ) -> str:
     """Advise the head for the environments whose Pipfile `changed` touches (all when None, or
     those `names`), keep the sticky guidance comment and the status. Returns one line for a
-    reply. Environments named but not declared are a `ValueError`."""
+    reply. Environments named but not declared are a `ValueError`.
+
+    With `recommendation_type`, what that type would lock instead, as the reply, and nothing
+    else changes."""
     sha = request.head_sha
     forge = ctx.forge
     try:
@@ -55,6 +59,8 @@ async def advise_merge_request(
         environments = _select(head.config, changed, names)
         if not environments:
             return "No runtime environment's Pipfile changes here: nothing to advise."
+        if recommendation_type is not None:
+            return await _preview(ctx, repo, head, environments, sha, recommendation_type, force)
         await forge.set_status(
             repo, sha, CommitStatus("pending", "Thoth is advising " + _names(environments))
         )
@@ -70,6 +76,35 @@ async def advise_merge_request(
     summary = _summary(plan)
     await forge.set_status(repo, sha, CommitStatus("success", summary))
     return summary
+
+
+async def _preview(
+    ctx: Context,
+    repo: Repo,
+    head: Checkout,
+    environments: Sequence[RuntimeEnvironment],
+    sha: str,
+    recommendation_type: str,
+    force: bool,
+) -> str:
+    """What `recommendation_type` would lock, said in the reply only."""
+    try:
+        plan = await advise(
+            ctx,
+            repo,
+            head.config,
+            head.files,
+            environments,
+            force=force,
+            hooks=False,
+            recommendation_type=recommendation_type,
+        )
+    except Problems as failure:
+        return (
+            f"Recommendation type `{recommendation_type}` finds no lock: "
+            f"{render.status_description(failure.problems)}."
+        )
+    return render.type_preview(plan, sha, recommendation_type, ctx.forge.words)
 
 
 def _select(

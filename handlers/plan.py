@@ -98,8 +98,11 @@ async def plan_locks(
     force: bool = False,
     report_retryable: bool = True,
     hooks: bool | None = None,
+    recommendation_type: str | None = None,
 ) -> LockPlan:
     """Advise `environments` and return the files that must change. Raises `Problems`.
+
+    `recommendation_type`: this type for every environment, whatever the configuration says.
 
     The `.s2i` hooks are planned too when `hooks` (by default, when the repository wants them).
     A retryable adviser error is raised as `AdviseError` unless `report_retryable`.
@@ -114,6 +117,7 @@ async def plan_locks(
                 force=force,
                 report_retryable=report_retryable,
                 recommendation_type=config.recommendation_type or "stable",
+                override=recommendation_type,
             )
             for environment in environments
         ),
@@ -169,6 +173,7 @@ async def _lock_environment(
     force: bool,
     report_retryable: bool,
     recommendation_type: str,
+    override: str | None = None,
 ) -> EnvironmentLock:
     pipfile_file = files.get(environment.pipfile_path)
     if pipfile_file is None:
@@ -193,7 +198,7 @@ async def _lock_environment(
         pipfile = parse_pipfile(
             environment.pipfile_path, with_python_version(pipfile.text, python_version)
         )
-    recommendation_type = environment.recommendation_type or recommendation_type
+    recommendation_type = override or environment.recommendation_type or recommendation_type
     existing_file = files.get(environment.lock_path)
     existing_text = existing_file.text if existing_file else ""
     request = AdviseRequest(

@@ -76,6 +76,7 @@ async def advise(
     *,
     force: bool = False,
     hooks: bool | None = None,
+    recommendation_type: str | None = None,
 ) -> LockPlan:
     """`plan_locks` with the job's adviser, policy and retry rule. Raises `Problems`."""
     return await plan_locks(
@@ -88,6 +89,7 @@ async def advise(
         force=force,
         report_retryable=ctx.last_attempt,
         hooks=hooks,
+        recommendation_type=recommendation_type,
     )
 
 

@@ -235,6 +235,20 @@ def merge_request_guidance(plan: LockPlan, sha: str, words: Words) -> str:
     return fit("\n\n".join(parts) + "\n", words.body_limit)
 
 
+def type_preview(plan: LockPlan, sha: str, recommendation_type: str, words: Words) -> str:
+    """What `/thoth advise --type T` answers: per environment, the lock type T would make and
+    its guidance; the repository's configuration, the guidance comment and the status stay."""
+    parts = [
+        f"What recommendation type `{recommendation_type}` would lock at {sha[:12]} (this "
+        "repository's configuration is unchanged; `/thoth lock` locks with the configured type):"
+    ]
+    for lock in plan.locks:
+        parts.append(
+            _environment_section(lock) + "\n\n" + (_entries(lock.guidance) or "No guidance.")
+        )
+    return fit("\n\n".join(parts) + "\n", words.body_limit)
+
+
 def _entries(entries: Sequence[Guidance]) -> str:
     lines = []
     for entry in entries:

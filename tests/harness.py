@@ -140,6 +140,8 @@ def bot_env(
         # (tests of coalescing and of the retry policy set their own).
         "THOTH_BOT_RETRY_BASE": "0.2s",
         "THOTH_BOT_COALESCE_WINDOW": "0s",
+        # No vulnerability data unless a test serves some (`fakes/osv.py`).
+        "THOTH_BOT_OSV_URL": "off",
     }
 
 

@@ -245,7 +245,7 @@ async def test_help_and_unknown_commands_get_the_help_text() -> None:
     helped, unknown, bad = said(forge, repo, number)
     assert "| `/thoth lock` |" in helped
     assert "`/thoth frobnicate` is not a thoth-bot command." in unknown
-    assert "| `/thoth advise [ENV...] [--force]` |" in unknown
+    assert "| `/thoth advise [ENV...] [--force] [--type TYPE]` |" in unknown
     assert "`/thoth lock` takes no arguments (got `now`)." in bad
 
 
@@ -327,3 +327,22 @@ async def test_refresh_elsewhere_says_what_it_is_for() -> None:
     repo, number = merge_request(forge, pipfile("flask", "numpy"))
     await command(forge, adviser, repo, number, "/thoth refresh")
     assert "rebuilds thoth-bot's own pull request; this one is not" in said(forge, repo, number)[-1]
+
+
+async def test_advise_with_a_type_says_what_it_would_lock_and_changes_nothing() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask", "numpy"))
+    project = forge.projects[repo.full_name]
+    head = project.git.refs["heads/feature"]
+
+    await command(forge, adviser, repo, number, "/thoth advise --type security")
+    await command(forge, adviser, repo, number, "/thoth advise --type=fastest")
+
+    [request] = adviser.requests
+    assert request.recommendation_type == "security"
+    preview, refused = said(forge, repo, number)
+    assert f"What recommendation type `security` would lock at {head[:12]}" in preview
+    assert "flask 3.0.0 suits the node class." in preview
+    assert "`--type` takes one of `latest`, `stable`" in refused and "not `fastest`" in refused
+    assert project.statuses == {} and project.git.refs["heads/feature"] == head
+    assert not any("thoth-bot:guidance" in c.body for c in project.requests[number].comments)

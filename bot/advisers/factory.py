@@ -7,6 +7,7 @@ import aiohttp
 from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
 from bot.advisers.local import LocalAdviser
 from bot.advisers.local.remote import RemoteResolver
+from bot.advisers.osv import vulnerabilities
 from bot.advisers.thoth import ThothAdviser
 from bot.config import Settings
 from bot.metrics import Metrics, TimedAdviser
@@ -48,6 +49,8 @@ def make_adviser(
             budget=settings.advise_timeout,
             resolutions=settings.resolutions,
             cache_limit=settings.cache_limit,
+            vulnerabilities=vulnerabilities(session, settings.osv_url),
+            cool_down=settings.cool_down,
         )
     if metrics is not None:
         inner = TimedAdviser(inner, metrics, settings.adviser)

@@ -25,8 +25,10 @@ thoth-bot's commands, one per line at the start of a comment line:
 | command | |
 |---|---|
 | `/thoth help` | this text |
-| `/thoth advise [ENV...] [--force]` | advise this {noun}'s head again (every runtime \
-environment, or those named) and refresh the guidance comment; `--force` skips cached results |
+| `/thoth advise [ENV...] [--force] [--type TYPE]` | advise this {noun}'s head again (every \
+runtime environment, or those named) and refresh the guidance comment; `--force` skips cached \
+results; `--type security` (or `latest`, `stable`, `performance`, `testing`) says what that \
+recommendation type would lock, and changes nothing |
 | `/thoth lock` | commit the refreshed `Pipfile.lock` files to this {noun}'s branch \
 (branches of this repository only) |
 | `/thoth refresh` | rebuild thoth-bot's own {noun} from its base branch |

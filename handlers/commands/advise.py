@@ -1,4 +1,5 @@
-"""`/thoth advise [ENV...] [--force]`: advise the head again and refresh the guidance comment."""
+"""`/thoth advise [ENV...] [--force] [--type TYPE]`: advise the head again and refresh the
+guidance comment; with `--type`, say what that recommendation type would lock instead."""
 
 from __future__ import annotations
 
@@ -10,24 +11,47 @@ from handlers.context import Context
 from handlers.events import CommentEvent
 from handlers.forge import MergeRequest
 from handlers.merge_request import advise_merge_request
+from handlers.repo_config import RECOMMENDATION_TYPES
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def check(args: Sequence[str]) -> str | None:
-    for arg in args:
-        if arg.startswith("-") and arg != "--force":
-            return f"`/thoth advise` knows only `--force`, not `{arg}`."
-        if not arg.startswith("-") and not _NAME.match(arg):
-            return f"`{arg}` is not a runtime environment name."
+    try:
+        _, names, _ = _options(args)
+    except ValueError as error:
+        return str(error)
+    for name in names:
+        if not _NAME.match(name):
+            return f"`{name}` is not a runtime environment name."
     return None
 
 
+def _options(args: Sequence[str]) -> tuple[bool, list[str], str | None]:
+    """(--force, the environments named, --type's type)."""
+    force, names, kind = False, [], None
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--force":
+            force = True
+        elif arg == "--type" or arg.startswith("--type="):
+            kind = arg.partition("=")[2] or (rest.pop(0) if rest else "")
+            if kind not in RECOMMENDATION_TYPES:
+                types = ", ".join(f"`{t}`" for t in RECOMMENDATION_TYPES)
+                raise ValueError(f"`--type` takes one of {types}, not `{kind}`.")
+        elif arg.startswith("-"):
+            raise ValueError(f"`/thoth advise` knows only `--force` and `--type`, not `{arg}`.")
+        else:
+            names.append(arg)
+    return force, names, kind
+
+
 async def run(ctx: Context, event: CommentEvent, request: MergeRequest, command: Command) -> str:
-    names = [arg for arg in command.args if not arg.startswith("-")]
+    force, names, kind = _options(command.args)
     try:
         return await advise_merge_request(
-            ctx, event.repo, request, names=names, force="--force" in command.args
+            ctx, event.repo, request, names=names, force=force, recommendation_type=kind
         )
     except ValueError as error:
         return f"`{command.line}`: {error}."

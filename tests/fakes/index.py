@@ -36,6 +36,7 @@ class Distribution:
     data: bytes
     metadata: bytes  # the core metadata (METADATA / PKG-INFO)
     requires_python: str | None = None
+    upload_time: str | None = None  # PEP 700, on JSON pages: "2026-12-03T10:00:00.000000Z"
 
     @functools.cached_property
     def sha256(self) -> str:  # once: a page lists it on every request, as a real index would
@@ -304,6 +305,8 @@ class PackageIndex(ThreadedServer):
                     "filename": f.filename,
                     "url": f"/files/{f.filename}",
                     "hashes": {"sha256": f.sha256},
+                    **({"requires-python": f.requires_python} if f.requires_python else {}),
+                    **({"upload-time": f.upload_time} if f.upload_time else {}),
                 }
                 for f in project.files
             ]

@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
-from bot.advisers.local.direct_first import direct_first, direct_releases
+from bot.advisers.local.direct_first import Found, direct_first, direct_releases
 from bot.advisers.local.indexes import (
     IndexPolicy,
     named_unreachable,
@@ -37,12 +38,20 @@ from bot.advisers.local.indexes import (
 )
 from bot.advisers.local.listing import UnsupportedPython
 from bot.advisers.local.platforms import python_platform
+from bot.advisers.local.release_policy import (
+    Known,
+    Vetting,
+    cool_down_of,
+    locked_versions,
+    policy_for,
+)
 from bot.advisers.local.requirements import Requirement, requirements, with_extras
 from bot.advisers.local.resolve import LocalResolver, Pin, Resolver, Target
 from bot.advisers.local.rules import Index as RuleIndex
 from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rules
 from bot.advisers.local.sandbox import Sandbox
 from bot.advisers.local.uv_process import CACHE_LIMIT, UvRunner
+from bot.advisers.osv import Advisory, Vulnerabilities, VulnerabilitiesUnavailable
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
 from handlers.pipfile import Pipfile, parse_pipfile
 from handlers.pipfile_lock import populate_source, render_lock
@@ -69,15 +78,21 @@ class LocalAdviser:
         budget: float | None = None,
         resolutions: int = 2,
         cache_limit: int = CACHE_LIMIT,
+        vulnerabilities: Vulnerabilities | None = None,
+        cool_down: float = 7 * 86400.0,
     ) -> None:
         """Resolutions run in this process (uv, `resolutions` at once at most), or on
         `resolver` (the resolver pool). `builds="isolated"`: a package with no wheel is built
         in the sandbox, which hides `hidden` (the state directory, key files) besides the
-        shared cache. `budget`: seconds one advise may take in all (`adviser.timeout`)."""
+        shared cache. `budget`: seconds one advise may take in all (`adviser.timeout`).
+        `vulnerabilities`: where known vulnerabilities come from (None: not asked);
+        `cool_down`: the `stable` type's, where the Pipfile sets none."""
         self.rules = tuple(shipped_rules() if rules is None else rules)
         self.limit = limit if budget is None else min(limit, budget)  # one uv resolution
         self.budget = budget
         self.indexes = indexes or IndexPolicy()
+        self.vulnerabilities = vulnerabilities
+        self.cool_down = cool_down
         if resolver is None:
             cache = cache_dir or default_cache_dir()
             sandbox = Sandbox([*hidden, cache]) if builds == "isolated" else None
@@ -123,9 +138,12 @@ class LocalAdviser:
             )
         node_class, python = request.node_class, request.python_version
         platform = python_platform(node_class)
+        policy = policy_for(request.recommendation_type, cool_down_of(pipfile.data, self.cool_down))
+        vetting = Vetting(policy, locked_versions(request.pipfile_lock), time.time())
+        rules = [rule for rule in self.rules if _for_type(rule, policy.type)]
         wanted = _wanted(pipfile)  # lock section -> requirements
         everything = [r for section in wanted.values() for r in section]
-        prescription = prescribe(self.rules, node_class, python, [r.name for r in everything])
+        prescription = prescribe(rules, node_class, python, [r.name for r in everything])
         rule_urls = [index.url for index in prescription.indexes]
         allowlist = self.indexes.allowlist(trusted=[split_credentials(u)[0] for u in rule_urls])
         uses = [source_index(source, self.indexes, allowlist) for source in pipfile.sources]
@@ -145,7 +163,8 @@ class LocalAdviser:
             allowlist=allowlist,
             pinned={package: positions[index] for package, index in pinned.items()},
             limit=self.limit,
-            prereleases=bool(pipfile.data.get("pipenv", {}).get("allow_prereleases")),
+            prereleases=policy.prereleases
+            or bool(pipfile.data.get("pipenv", {}).get("allow_prereleases")),
             reuse=not request.force,
         )
         where = f"Python {python} on {platform}"
@@ -187,8 +206,8 @@ class LocalAdviser:
         # extra it lacks) get a second resolution with it.
         resolved = {key: pin.version for pins in found.values() for key, pin in pins.items()}
         names = [r.name for r in everything]
-        saying = [rule for rule in self.rules if not (rule.constrain or rule.extras)]
-        asking = [rule for rule in self.rules if rule.constrain or rule.extras]
+        saying = [rule for rule in rules if not (rule.constrain or rule.extras)]
+        asking = [rule for rule in rules if rule.constrain or rule.extras]
         asked = prescribe(asking, node_class, python, names, resolved=resolved)
         floors, raised_guidance = raised.floors, raised.guidance
         if _breaks(asked.constraints, resolved) or _lacks(asked.extras, wanted):
@@ -200,6 +219,24 @@ class LocalAdviser:
         resolved = {key: pin.version for pins in found.values() for key, pin in pins.items()}
         said = prescribe(saying, node_class, python, names, resolved=resolved)
         prescription = _joined(prescription, said)
+        # The recommendation type: releases it avoids (too fresh, known vulnerable) are
+        # excluded, and the stack resolved again, while that finds a lock (`release_policy`).
+        for _ in range(MAX_ROUNDS):
+            await self._learn(vetting, found, target)
+            if not vetting.breaks(_versions(found)):
+                break
+            avoided = Prescription(vetting.constraints(), (), (), ())
+            try:
+                again, kept = await _keeping(
+                    solve, _joined(prescription, avoided).constraints, floors
+                )
+            except AdviseError as error:
+                if error.retryable:
+                    raise
+                break  # nothing fits without them: the lock keeps them, the guidance says so
+            found, prescription = again, _joined(prescription, avoided)
+            if kept != floors:
+                floors, raised_guidance = (), ()
         # uv reads only the lower bound of `requires-python`; pip, installing, all of it. A
         # locked version that refuses the node class's Python is excluded, and the stack
         # resolved again (a few rounds at most).
@@ -235,6 +272,7 @@ class LocalAdviser:
             raise AdviseError(f"no lock supports Python {python} after {MAX_ROUNDS} rounds")
         lock = _lock(pipfile, sources, wanted, found, pinned, hashes)
         every_pin = {key: pin for pins in found.values() for key, pin in pins.items()}
+        await self._learn(vetting, found, target)
         justification = [
             Guidance(
                 "INFO",
@@ -245,6 +283,7 @@ class LocalAdviser:
             *raised_guidance,
             *refused,
             *await _built_from_source(self.resolver, every_pin, target, where),
+            *vetting.guidance(_versions(found)),
         ]
         return AdviseResult(
             lock=lock,
@@ -253,6 +292,43 @@ class LocalAdviser:
             backend=self.name,
             extra={"rules": list(prescription.applied), "packages": len(every_pin)},
         )
+
+    async def _learn(self, vetting: Vetting, found: Found, target: Target) -> None:
+        """What the recommendation type needs to know of the packages `found` holds that it
+        has not met yet: their releases' upload times (where it avoids releases) and their
+        known vulnerabilities. Vulnerability data out of reach is said in the guidance, and
+        fails `security`, which cannot promise what it cannot check."""
+        pins = {key: pin for pins in found.values() for key, pin in pins.items()}
+        new = {key: pin.name for key, pin in pins.items() if key not in vetting.known}
+        if not new:
+            return
+        policy = vetting.policy
+        uploaded: dict[str, dict[str, str]] = {}
+        if policy.cool_down is not None or policy.avoid != "none":
+            uploaded = await self.resolver.uploads(
+                {key: (name, target.pinned.get(key, 0)) for key, name in new.items()}, target
+            )
+        advisories: dict[str, tuple[Advisory, ...]] = {}
+        if self.vulnerabilities is not None and vetting.unavailable is None:
+            try:
+                advisories = await self.vulnerabilities.advisories(new.values())
+            except VulnerabilitiesUnavailable as error:
+                if policy.type == "security":
+                    raise AdviseError(
+                        f"the security recommendation type keeps known vulnerabilities out, "
+                        f"and they could not be checked: {error}",
+                        retryable=True,
+                    ) from None
+                vetting.unavailable = str(error)
+        for key, name in new.items():
+            vetting.learn(key, Known(name, uploaded.get(key, {}), advisories.get(key, ())))
+        if self.vulnerabilities is None and policy.type == "security":
+            raise AdviseError(
+                "the security recommendation type keeps known vulnerabilities out, and this "
+                "bot has no vulnerability data (THOTH_BOT_OSV_URL is off)",
+                fix="Use another recommendation type, or ask the bot's operator to set "
+                "THOTH_BOT_OSV_URL.",
+            )
 
     def _rule_of(self, index: RuleIndex) -> str:
         """The id of the (first) rule that names `index`."""
@@ -269,6 +345,17 @@ def default_cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "thoth-bot" / "uv"
+
+
+def _for_type(rule: Rule, recommendation_type: str) -> bool:
+    """Whether a rule is for the type (`when.recommendation_types`; all, when it names none)."""
+    types = rule.when.get("recommendation_types")
+    return not types or recommendation_type in types
+
+
+def _versions(found: Found) -> dict[str, tuple[str, str]]:
+    """{key: (name, version)} of every section's pins."""
+    return {key: (pin.name, pin.version) for pins in found.values() for key, pin in pins.items()}
 
 
 def _wanted(pipfile: Pipfile) -> dict[str, list[Requirement]]:

@@ -39,6 +39,7 @@ class File(NamedTuple):
     sha256: str
     requires_python: str  # "" where the page says nothing
     yanked: bool = False
+    upload_time: str = ""  # PEP 700's ISO 8601 time, where a JSON page gives it
 
 
 LISTING_LIMIT = 32 * 1024 * 1024  # bytes of one project page (PyPI's largest are a few MB)
@@ -290,6 +291,7 @@ def _json_files(body: bytes | bytearray) -> Iterable[File]:
                 str(digest),
                 str(entry.get("requires-python") or ""),
                 bool(entry.get("yanked")),
+                str(entry.get("upload-time") or ""),
             )
 
 
@@ -410,12 +412,45 @@ async def releases(
     }
 
 
+async def uploads(
+    wanted: Mapping[str, tuple[str, Index]],
+    *,
+    proxy: str,
+    listings: Listings,
+    python_version: str,
+    python_platform: str | None,
+    sdists: bool,
+) -> dict[str, dict[str, str]]:
+    """{key: {release: when its first file the target installs was uploaded ("" where the index
+    does not say)}} for {key: (name, index)}, over the releases `releases` gives."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
+        pages = await asyncio.gather(
+            *(_page(session, proxy, listings, name, index) for name, index in wanted.values())
+        )
+    found = {}
+    for key, page in zip(wanted, pages, strict=True):
+        usable = _usable(page, python_version, python_platform, sdists)
+        found[key] = {
+            str(version): min((f.upload_time for f in files if f.upload_time), default="")
+            for version, files in sorted(usable.items())
+        }
+    return found
+
+
 def installable(
     page: Page, python_version: str, python_platform: str | None, sdists: bool
 ) -> list[Version]:
     """The versions on a project page that have a file the target installs, oldest first."""
+    return sorted(_usable(page, python_version, python_platform, sdists))
+
+
+def _usable(
+    page: Page, python_version: str, python_platform: str | None, sdists: bool
+) -> dict[Version, list[File]]:
+    """Each version's files the target installs, of the versions that have some and do not
+    refuse the Python."""
     supported = supported_tags(python_version, python_platform)
-    found = []
+    found = {}
     for version, files in page.by_version.items():
         usable = [
             file
@@ -425,5 +460,5 @@ def installable(
             if (tags is None and sdists) or (tags is not None and tags & supported)
         ]
         if usable and not _python_refused(usable, python_version, supported):
-            found.append(version)
-    return sorted(found)
+            found[version] = usable
+    return found

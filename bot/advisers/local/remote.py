@@ -129,6 +129,12 @@ class RemoteResolver:
         found = await self._question("releases", wanted, target)
         return {key: tuple(versions) for key, versions in found.items()}
 
+    async def uploads(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, dict[str, str]]:
+        found = await self._question("uploads", wanted, target)
+        return {key: {str(v): str(t) for v, t in times.items()} for key, times in found.items()}
+
     async def compiled(
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, bool]:
@@ -226,6 +232,13 @@ class ResolutionService:
                 }
                 versions = await self.resolver.releases(asked, target)
                 answer["releases"] = {key: list(found) for key, found in versions.items()}
+                return answer
+            if "uploads" in request:
+                asked = {
+                    str(key): (str(name), int(position))
+                    for key, (name, position) in request["uploads"].items()
+                }
+                answer["uploads"] = await self.resolver.uploads(asked, target)
                 return answer
             if "compiled" in request:
                 sdists = {

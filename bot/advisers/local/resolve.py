@@ -27,7 +27,13 @@ from typing import Protocol, TypeVar
 from packaging.utils import canonicalize_name
 
 from bot.advisers.local.egress import Allowlist
-from bot.advisers.local.listing import Listings, every_hash, oldest_with_wheel, releases
+from bot.advisers.local.listing import (
+    Listings,
+    every_hash,
+    oldest_with_wheel,
+    releases,
+    uploads,
+)
 from bot.advisers.local.sdists import compiled
 from bot.advisers.local.uv_process import Index, Outcome, UvRunner
 from handlers.adviser import AdviseError
@@ -89,6 +95,13 @@ class Resolver(Protocol):
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, tuple[str, ...]]:
         """The releases the target can install, oldest first, of {key: (name, index position)}."""
+        ...
+
+    async def uploads(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, dict[str, str]]:
+        """{key: {release: its upload time, "" where unknown}} of {key: (name, index position)}
+        over the releases the target can install."""
         ...
 
     async def compiled(
@@ -191,6 +204,22 @@ class LocalResolver:
         """From the indexes' listings, through the egress proxy (`listing.py`)."""
         return await self._listings(
             lambda proxy: releases(
+                {key: (name, target.indexes[position]) for key, (name, position) in wanted.items()},
+                proxy=proxy,
+                listings=self.listings,
+                python_version=target.python_version,
+                python_platform=target.python_platform,
+                sdists=self.runner.may_build,
+            ),
+            target,
+        )
+
+    async def uploads(
+        self, wanted: Mapping[str, tuple[str, int]], target: Target
+    ) -> dict[str, dict[str, str]]:
+        """From the indexes' listings, through the egress proxy (`listing.py`)."""
+        return await self._listings(
+            lambda proxy: uploads(
                 {key: (name, target.indexes[position]) for key, (name, position) in wanted.items()},
                 proxy=proxy,
                 listings=self.listings,

@@ -44,6 +44,13 @@ RULE_SCHEMA: dict[str, Any] = {
                 "cudnn": {"type": "string"},
                 "python": {"type": "string"},
                 "platform": {"type": "array", "items": {"type": "string"}},
+                # The recommendation types the rule is for (all, when absent).
+                "recommendation_types": {
+                    "type": "array",
+                    "items": {
+                        "enum": ["latest", "stable", "performance", "security", "testing"]
+                    },
+                },
                 "resolved": {"type": "object", "additionalProperties": {"type": "string"}},
             },
         },
