@@ -22,7 +22,9 @@ from bot.advisers.local.indexes import IndexPolicy, parse_credentials
 from bot.advisers.local.rules import RULE_SCHEMA, Rule, merge, parse_rules, shipped_rules
 from bot.advisers.local.sandbox import UNAVAILABLE as SANDBOX_UNAVAILABLE
 from bot.advisers.local.sandbox import bwrap
+from bot.maintenance.cadence import Cadence
 from handlers.adviser import Hardware, NodeClass
+from handlers.repo_config import SCHEDULES
 from handlers.yaml_source import YamlSource, describe_schema_error, first_schema_error
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
@@ -83,6 +85,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "labels": {"type": "array", "items": {"type": "string"}},
                 "cache_ttl": {"type": ["string", "number"]},
+            },
+        },
+        "maintenance": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "schedule": {"type": ["string", "number", "boolean"]},
+                "advisories": {"type": ["string", "number", "boolean"]},
+                "per_installation": {"type": "integer", "minimum": 1},
+                "tick": {"type": ["string", "number"]},
             },
         },
         "adviser": {
@@ -176,6 +188,8 @@ class Settings:
     osv_url: str | None = DEFAULT_OSV_URL
     # `stable` takes releases at least this old (seconds; a Pipfile's cool-down-period wins).
     cool_down: float = 7 * 86400.0
+    # Lock maintenance: how often repositories are re-advised, and checked for advisories.
+    maintenance: Cadence = field(default_factory=Cadence)
 
 
 def _redis_url(value: str | None) -> str | None:
@@ -233,7 +247,7 @@ def load_settings(
     else:
         text = resources.files("bot").joinpath("data/default-config.yaml").read_text("utf-8")
         shown = "the built-in default configuration"
-    node_classes, default_class, lock, adviser = _parse_file(text, shown)
+    node_classes, default_class, lock, adviser, maintenance = _parse_file(text, shown)
     thoth_host = _thoth_host(env.get("THOTH_HOST"))
     adviser_kind = env.get("THOTH_BOT_ADVISER") or ("thoth" if thoth_host else "local")
     if adviser_kind not in ("thoth", "local"):
@@ -283,6 +297,27 @@ def load_settings(
         secret_paths=(state_dir, *((Path(key_path),) if key_path else ())),
         osv_url=_osv_url(env.get("THOTH_BOT_OSV_URL")),
         cool_down=parse_duration(adviser.get("cool_down", "7d"), "adviser.cool_down"),
+        maintenance=_cadence(maintenance),
+    )
+
+
+def _cadence(section: Mapping[str, Any]) -> Cadence:
+    """The `maintenance` section: `schedule` and `advisories` are daily, weekly, monthly, off
+    or a duration; `tick` a duration."""
+
+    def every(name: str, default: str) -> float | None:
+        value = section.get(name, default)
+        if value is False or value == "off":
+            return None
+        if value in SCHEDULES:
+            return SCHEDULES[value]
+        return parse_duration(value, f"maintenance.{name}")
+
+    return Cadence(
+        schedule=every("schedule", "weekly"),
+        advisories=every("advisories", "daily"),
+        per_installation=int(section.get("per_installation", 20)),
+        tick=parse_duration(section.get("tick", "1m"), "maintenance.tick"),
     )
 
 
@@ -330,7 +365,7 @@ def _index_policy(adviser: Mapping[str, Any], env: Mapping[str, str]) -> IndexPo
     return IndexPolicy(allowed, parse_credentials(credentials, env))
 
 
-def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict, dict]:
+def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict, dict, dict]:
     try:
         source = YamlSource(text)
     except yaml.YAMLError as error:
@@ -356,7 +391,13 @@ def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict,
             f"{shown}:{source.line(['default_node_class'])}: default_node_class {default_class!r} "
             f"is not declared. Fix: use one of {', '.join(sorted(node_classes))}."
         )
-    return node_classes, default_class, data.get("lock") or {}, data.get("adviser") or {}
+    return (
+        node_classes,
+        default_class,
+        data.get("lock") or {},
+        data.get("adviser") or {},
+        data.get("maintenance") or {},
+    )
 
 
 def _node_class(name: str, spec: Mapping[str, Any]) -> NodeClass:

@@ -9,12 +9,14 @@ distributed worker, or one process doing both); the web process has none.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 
 from bot.advisers.factory import make_adviser
+from bot.advisers.osv import Vulnerabilities, vulnerabilities
 from bot.config import Settings
 from bot.github.auth import GitHubAppAuth
 from bot.github.events import InstallationChange
@@ -23,6 +25,7 @@ from bot.gitlab.client import GitLabClient
 from bot.gitlab.forge import GitLabForge
 from bot.jobs import onboarding, records
 from bot.jobs.store import Delivery, Job
+from bot.maintenance.registry import Noted, Registry
 from bot.metrics import Metrics
 from bot.outgoing import Outgoing
 from handlers import dispatch
@@ -54,6 +57,8 @@ class Executor:
     adviser: Adviser
     policy: Policy
     follow_up: FollowUp
+    registry: Registry  # the repositories the bot serves (`bot.maintenance`)
+    vulnerabilities: Vulnerabilities | None  # for the advisory check
 
     async def execute(self, job: Job, last_attempt: bool, *, gave_up: bool = False) -> None:
         """Run a job: its delivery (and those coalesced into it) as ONE event for the handlers.
@@ -71,12 +76,15 @@ class Executor:
                 events.append(record)
         if not events:
             return
+        for name in {dispatch.repo_key(event) for event in events}:
+            await self.registry.seen(job.forge, name, installation, time.time())
         ctx = Context(
             forge=await self._forge(job.forge, installation),
             adviser=self.adviser,
             policy=self.policy,
             last_attempt=last_attempt,
             log=logging.getLogger(f"handlers.{job.event}"),
+            served=Noted(self.registry, job.forge),
         )
         if gave_up:
             log.error(
@@ -105,6 +113,7 @@ class Executor:
         await self.session.close()
         if self.gitlab is not None:
             self.gitlab.close()
+        await self.registry.close()
 
     def _configured(self, forge: str) -> bool:
         return (forge == "github" and self.github is not None) or (
@@ -131,6 +140,10 @@ class Executor:
         github = self.github
         if change.forgets:
             github.forget(change.installation_id)
+            if change.repositories is None:
+                await self.registry.forget_installation(change.installation_id)
+            else:
+                await self.registry.forget("github", change.repositories)
             log.info(
                 "installation %d %s %s", change.installation_id, change.action, change.repositories
             )
@@ -144,7 +157,9 @@ class Executor:
         await self.follow_up(await onboarding.installation(job.key, change, list_all))
 
 
-def open_executor(settings: Settings, metrics: Metrics, follow_up: FollowUp) -> Executor:
+def open_executor(
+    settings: Settings, metrics: Metrics, follow_up: FollowUp, registry: Registry
+) -> Executor:
     """The forge clients and the adviser `settings` configure, on one HTTP session (call in the
     event loop that will use them)."""
     session = aiohttp.ClientSession(
@@ -177,4 +192,6 @@ def open_executor(settings: Settings, metrics: Metrics, follow_up: FollowUp) -> 
             thoth_host=settings.thoth_host,
         ),
         follow_up=follow_up,
+        registry=registry,
+        vulnerabilities=vulnerabilities(session, settings.osv_url),
     )

@@ -79,9 +79,11 @@ class Outgoing:
             labels=labels,
         )
 
-    async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
+    async def update_merge_request(
+        self, repo: Repo, number: int, *, title: str, body: str, labels: Sequence[str] = ()
+    ) -> None:
         await self._inner.update_merge_request(
-            repo, number, title=self._text(title), body=self._text(body)
+            repo, number, title=self._text(title), body=self._text(body), labels=labels
         )
 
     async def create_comment(self, repo: Repo, number: int, body: str) -> Comment:

@@ -19,6 +19,8 @@ from bot.jobs.job_process import JobProcess
 from bot.jobs.queue import EmbeddedQueue, Queue
 from bot.jobs.runner import JobRunner
 from bot.jobs.store import Delivery, JobStore
+from bot.maintenance.registry import RedisRegistry, SqliteRegistry
+from bot.maintenance.schedule import Maintainer
 from bot.metrics import Metrics
 
 
@@ -40,11 +42,14 @@ class Bot:
     store: JobStore | None = None  # embedded
     runner: JobRunner | None = None  # embedded, jobs run in this process
     job_process: JobProcess | None = None  # embedded web process: where its jobs run
+    maintainer: Maintainer | None = None  # embedded, jobs run in this process
     # First sightings (GitLab projects) this process knows are recorded: their deliveries need
     # not ask the queue again. The queue stays the authority (other processes, restarts).
     sightings: set[str] = field(default_factory=set)
 
     async def stop(self) -> None:
+        if self.maintainer is not None:
+            await self.maintainer.stop()
         await self.queue.close()
         if self.executor is not None:
             await self.executor.close()
@@ -62,8 +67,15 @@ async def open_bot(settings: Settings, role: Role, *, verify_signatures: bool = 
         from bot.jobs.distributed import RedisQueue  # arq: the `distributed` extra
 
         queue = await RedisQueue.connect(settings)
-        executor = None if role is Role.WEB else open_executor(settings, metrics, queue.add_all)
-        return Bot(settings, role, queue, metrics, verify_signatures, executor)
+        if role is Role.WEB:
+            return Bot(settings, role, queue, metrics, verify_signatures)
+        registry = RedisRegistry(queue.pool)
+        executor = open_executor(settings, metrics, queue.add_all, registry)
+        # arq's cron job runs its ticks (`bot/worker.py`): one worker per tick.
+        maintainer = Maintainer(registry, queue, settings.maintenance, executor.vulnerabilities)
+        return Bot(
+            settings, role, queue, metrics, verify_signatures, executor, maintainer=maintainer
+        )
     if role is Role.WORKER:
         raise ValueError("a worker runs the distributed engine's jobs: set THOTH_BOT_REDIS_URL")
     store = JobStore(
@@ -85,7 +97,8 @@ async def open_bot(settings: Settings, role: Role, *, verify_signatures: bool = 
     async def follow_up(deliveries: Sequence[Delivery]) -> list[bool]:
         return await queue.add_all(deliveries)
 
-    executor = open_executor(settings, metrics, follow_up)
+    registry = SqliteRegistry(settings.state_dir / "repositories.sqlite3")
+    executor = open_executor(settings, metrics, follow_up, registry)
     runner = JobRunner(
         store,
         executor.execute,
@@ -96,4 +109,16 @@ async def open_bot(settings: Settings, role: Role, *, verify_signatures: bool = 
     )
     queue = EmbeddedQueue(store, wake=runner.notify, stop=runner.stop)
     await runner.start()
-    return Bot(settings, role, queue, metrics, verify_signatures, executor, store, runner)
+    maintainer = Maintainer(registry, queue, settings.maintenance, executor.vulnerabilities)
+    maintainer.start()
+    return Bot(
+        settings,
+        role,
+        queue,
+        metrics,
+        verify_signatures,
+        executor,
+        store,
+        runner,
+        maintainer=maintainer,
+    )

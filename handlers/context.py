@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from handlers.adviser import Adviser, NodeClass
 from handlers.forge import Forge
+from handlers.served import NotKept, Served
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Context:
     # attempt, retryable adviser errors are reported to people instead of raised.
     last_attempt: bool = True
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("handlers"))
+    served: Served = field(default_factory=NotKept)  # what the bot keeps of each repository
 
 
 def lock_branch_name(base: str) -> str:

@@ -12,7 +12,15 @@ from typing import Any
 
 from handlers.comments import on_comment, wants_comment
 from handlers.context import Context
-from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
+from handlers.events import (
+    CommentEvent,
+    Event,
+    MaintainEvent,
+    MergeRequestEvent,
+    OnboardEvent,
+    PushEvent,
+)
+from handlers.maintenance import on_maintain
 from handlers.merge_request import is_lock_request, on_merge_request
 from handlers.onboarding import on_onboard
 from handlers.push import on_push, wants_push
@@ -59,6 +67,14 @@ REACTIONS = (
         lambda _: True,
         on_onboard,
         lambda event: f"onboard:{event.full_name}",
+        lambda event: event.full_name,
+    ),
+    Reaction(
+        "maintain",
+        MaintainEvent,
+        lambda _: True,
+        on_maintain,
+        lambda event: f"maintain:{event.full_name}",
         lambda event: event.full_name,
     ),
 )

@@ -24,6 +24,8 @@ from handlers.forge import (
 from handlers.plan import LockPlan
 from handlers.problems import Problem
 
+SECURITY_LABEL = "security"  # on the bot's merge request while it fixes known vulnerabilities
+
 
 def content_digest(files: Mapping[str, FileContent | None]) -> str:
     """A stable digest of what a commit should hold, recorded in the commit message."""
@@ -68,7 +70,11 @@ async def ensure_lock_request(
             files=plan.files,
             message=render.commit_message(plan, digest),
         )
-    title = render.lock_request_title(base, onboarding=plan.config_added)
+    title = render.lock_request_title(
+        base, onboarding=plan.config_added, advisories=plan.advisories_fixed
+    )
+    if plan.advisories_fixed and SECURITY_LABEL not in labels:
+        labels = [*labels, SECURITY_LABEL]
     body = render.lock_request_body(plan, base, forge.words)
     request = snapshot.merge_request
     changed = not up_to_date
@@ -82,7 +88,10 @@ async def ensure_lock_request(
             labels=labels,
         )
     elif request.title != title or request.body.strip() != body.strip():
-        await forge.update_merge_request(repo, request.number, title=title, body=body)
+        added = [SECURITY_LABEL] if plan.advisories_fixed and request.title != title else []
+        await forge.update_merge_request(
+            repo, request.number, title=title, body=body, labels=added
+        )
         changed = True
     changed |= (
         await ensure_comment(

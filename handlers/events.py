@@ -65,7 +65,18 @@ class OnboardEvent:
     full_name: str
 
 
-Event = PushEvent | MergeRequestEvent | CommentEvent | OnboardEvent
+@dataclass(frozen=True)
+class MaintainEvent:
+    """Time to re-advise a repository whose Pipfiles did not change: its schedule came
+    (`reason` "schedule"), or advisories published since its lock was made concern it
+    ("advisory", naming them)."""
+
+    full_name: str
+    reason: str = "schedule"
+    advisories: tuple[str, ...] = ()
+
+
+Event = PushEvent | MergeRequestEvent | CommentEvent | OnboardEvent | MaintainEvent
 
 
 def coalesce(events: list[Event]) -> Event:

@@ -183,8 +183,10 @@ class Forge(Protocol):
     ) -> MergeRequest:
         """Open a merge request (labels applied where the forge allows)."""
 
-    async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
-        """Edit the title and description of a merge request."""
+    async def update_merge_request(
+        self, repo: Repo, number: int, *, title: str, body: str, labels: Sequence[str] = ()
+    ) -> None:
+        """Edit the title and description of a merge request, and add `labels` to it."""
 
     async def close_merge_request(self, repo: Repo, number: int) -> None:
         """Close a merge request without merging it."""

@@ -35,6 +35,7 @@ class VersionChange:
     package: str
     old: str | None  # None: the package is new
     new: str | None  # None: the package was removed
+    why: str = ""  # for people: "newer release", "fixes PYSEC-2023-62 (CVE-2023-30861)"...
 
 
 def render_lock(lock: Mapping[str, Any], pipfile: Pipfile) -> RenderedLock:

@@ -7,8 +7,12 @@ handler, the commands, onboarding and `thoth-bot advise PATH` all share it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from handlers import s2i
 from handlers.adviser import AdviseError, Adviser, AdviseRequest, Guidance
@@ -52,6 +56,19 @@ class LockPlan:
     hooks_left_alone: tuple[str, ...] = ()
     notes: tuple[Guidance, ...] = ()  # about the repository as a whole
     config_added: bool = False  # the files add a `.thoth.yaml` (onboarding)
+
+    @property
+    def advisories_fixed(self) -> tuple[str, ...]:
+        """The known vulnerabilities of the current locks that the new ones leave behind."""
+        found = [
+            advisory
+            for lock in self.locks
+            if lock.changed
+            for change in lock.changes
+            if change.why.startswith("fixes ")
+            for advisory in change.why.removeprefix("fixes ").split(", ")
+        ]
+        return tuple(dict.fromkeys(found))
 
 
 def read_config(files: Mapping[str, FileContent | None], policy: Policy) -> RepoConfig:
@@ -262,13 +279,45 @@ async def _lock_environment(
         recommendation_type=recommendation_type,
         lock_text=rendered.text,
         changes=tuple(
-            version_changes(parse_lock(environment.lock_path, existing_text), rendered.lock)
+            _explained(
+                version_changes(parse_lock(environment.lock_path, existing_text), rendered.lock),
+                result.extra.get("fixes") or {},
+            )
         ),
         guidance=tuple(guidance),
         backend=result.backend or adviser.name,
         changed=rendered.text != existing_text or rewritten,
         pipfile_text=pipfile.text if rewritten else None,
     )
+
+
+def _explained(
+    changes: Sequence[VersionChange], fixes: Mapping[str, Sequence[str]]
+) -> list[VersionChange]:
+    """Each change with why it happened: the advisories the new release fixes (the adviser's
+    `fixes`, by canonical name), else a newer or older release, a package added or dropped."""
+    explained = []
+    for change in changes:
+        fixed = fixes.get(canonicalize_name(change.package))
+        if fixed:
+            why = "fixes " + ", ".join(fixed)
+        elif change.old is None:
+            why = "newly required"
+        elif change.new is None:
+            why = "no longer required"
+        elif _older(change.new, change.old):
+            why = "older release (the recommendation type or a hardware rule)"
+        else:
+            why = "newer release"
+        explained.append(dataclasses.replace(change, why=why))
+    return explained
+
+
+def _older(new: str, old: str) -> bool:
+    try:
+        return Version(new) < Version(old)
+    except InvalidVersion:
+        return False
 
 
 def _repository_notes(config: RepoConfig, left_alone: Sequence[str]) -> tuple[Guidance, ...]:

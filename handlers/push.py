@@ -8,6 +8,7 @@ from handlers.events import PushEvent
 from handlers.plan import Problems, relevant_path
 from handlers.proposal import Checkout, read_branch, read_checkout, update_lock_request
 from handlers.repo_config import CONFIG_PATH, RuntimeEnvironment
+from handlers.served import locked_versions
 
 
 def wants_push(event: PushEvent) -> bool:
@@ -27,6 +28,11 @@ async def on_push(event: PushEvent, ctx: Context) -> None:
     snapshot = await read_branch(ctx, repo, repo.default_branch)
     try:
         base = await read_checkout(ctx, repo, snapshot.sha, snapshot.files)
+        await ctx.served.note(
+            repo.full_name,
+            schedule=base.config.schedule,
+            locked=locked_versions(base.config, base.files),
+        )
         affected = await _affected(ctx, event, base, open_request=bool(snapshot.merge_request))
         if not affected:
             ctx.log.info("push to %s changes no runtime environment's Pipfile", repo.full_name)

@@ -101,9 +101,14 @@ def fit(text: str, limit: int) -> str:
     return head[: head.rfind("\n") + 1 or len(head)].rstrip("\n") + note
 
 
-def lock_request_title(base: str, *, onboarding: bool = False) -> str:
+def lock_request_title(
+    base: str, *, onboarding: bool = False, advisories: Sequence[str] = ()
+) -> str:
     if onboarding:
         return f"Set up thoth-bot: lock dependencies for the cluster's hardware ({base})"
+    if advisories:
+        named = ", ".join(advisories[:3]) + (" and more" if len(advisories) > 3 else "")
+        return f"Security update: fix {named} ({base})"
     return f"Lock dependencies for the cluster's hardware ({base})"
 
 
@@ -176,10 +181,10 @@ def _environment_section(lock: EnvironmentLock) -> str:
     elif not lock.changes:
         lines.append("Same versions; hashes, indexes or metadata changed.")
     else:
-        lines += ["| package | section | from | to |", "|---|---|---|---|"]
+        lines += ["| package | section | from | to | why |", "|---|---|---|---|---|"]
         lines += [
             f"| {inert(change.package)} | {inert(change.section)} | {inert(change.old or '—')} | "
-            f"{inert(change.new or '—')} |"
+            f"{inert(change.new or '—')} | {inert(change.why)} |"
             for change in lock.changes
         ]
     return "\n".join(lines)

@@ -28,6 +28,8 @@ from handlers.yaml_source import (
 CONFIG_PATH = ".thoth.yaml"
 MANAGER_NAME = "thoth-bot"
 RECOMMENDATION_TYPES = ["latest", "stable", "performance", "security", "testing"]
+# How often the bot re-advises a repository whose Pipfiles do not change (seconds); off: never.
+SCHEDULES = {"daily": 86400.0, "weekly": 7 * 86400.0, "monthly": 30 * 86400.0, "off": None}
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 
@@ -98,6 +100,7 @@ MANAGER_SCHEMA: dict[str, Any] = {
     "properties": {
         "labels": {"type": "array", "items": {"type": "string"}},
         "hooks": {"type": "boolean"},
+        "schedule": {"enum": [*SCHEDULES, False]},  # YAML 1.1 reads a bare `off` as false
         "recommendation_type": {"type": "string", "enum": RECOMMENDATION_TYPES},
     },
     "additionalProperties": False,
@@ -128,6 +131,7 @@ class RepoConfig:
     overlays_dir: str | None = None
     hooks: bool = True
     labels: tuple[str, ...] | None = None
+    schedule: str | None = None  # lock maintenance: daily | weekly | monthly | off
     recommendation_type: str | None = None
     from_file: bool = False  # False: no .thoth.yaml, the default node class at the root
     requirements_format: str = "pipenv"
@@ -184,6 +188,7 @@ def load_repo_config(
         unlocked=tuple(entry["name"] for entry in entries[1:]) if not overlays_dir else (),
         overlays_dir=overlays_dir,
         hooks=manager.get("hooks", True),
+        schedule="off" if manager.get("schedule") is False else manager.get("schedule"),
         labels=tuple(manager["labels"]) if "labels" in manager else None,
         recommendation_type=manager.get("recommendation_type"),
         from_file=True,
@@ -272,7 +277,8 @@ def _manager_options(source: YamlSource) -> dict[str, Any]:
                 f"{describe_schema_error(error)}",
                 line=source.line(path),
                 fix="Allowed options: `labels` (a list of label names), `hooks` (true or false), "
-                f"`recommendation_type` (one of {', '.join(RECOMMENDATION_TYPES)}).",
+                f"`recommendation_type` (one of {', '.join(RECOMMENDATION_TYPES)}), `schedule` "
+                f"(one of {', '.join(SCHEDULES)}).",
             )
         return options or {}
     return {}

@@ -31,6 +31,8 @@ class StubAdviser:
     def __init__(self, meanwhile: Callable[[], None] | None = None) -> None:
         self.requests: list[AdviseRequest] = []
         self.meanwhile = meanwhile
+        self.versions = {"flask": "3.0.0"}  # the releases it picks (others: 1.0.0)
+        self.fixes: dict[str, list[str]] = {}  # advisories its new releases fix, by package
 
     async def advise(self, request: AdviseRequest) -> AdviseResult:
         self.requests.append(request)
@@ -40,7 +42,7 @@ class StubAdviser:
             raise AdviseError("no release of broken fits the node class", fix="Drop broken.")
         default = {
             name: {
-                "version": "==3.0.0" if name == "flask" else "==1.0.0",
+                "version": "==" + self.versions.get(name, "1.0.0"),
                 "hashes": ["sha256:" + "0" * 64],
                 "index": "pypi",
             }
@@ -50,6 +52,7 @@ class StubAdviser:
             lock={"_meta": {"sources": []}, "default": default, "develop": {}},
             justification=(Guidance("INFO", "flask 3.0.0 suits the node class."),),
             backend="stub",
+            extra={"fixes": self.fixes},
         )
 
 

@@ -240,3 +240,36 @@ async def test_thoth_down_for_good_ends_in_one_failure_issue(
     [issue] = github.issues(repo)
     assert "503" in issue.body and "Pipfile" in issue.body
     assert github.pulls(repo) == []
+
+
+async def test_two_workers_run_each_repositorys_scheduled_maintenance_once(
+    cluster: Cluster, github: FakeGitHub, thoth: FakeThoth, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    default = (Path(__file__).parent.parent / "bot/data/default-config.yaml").read_text()
+    config.write_text(default + "\nmaintenance:\n  schedule: 4s\n  tick: 1s\n")
+    cluster.env = {**cluster.env, "THOTH_BOT_CONFIG": str(config)}
+    await cluster.redis()
+    web = await cluster.web()
+    await cluster.worker()
+    await cluster.worker()
+    repos, installation = [], 0
+    for _ in range(3):
+        repo, installation = (new_repo_name("kept")[0], installation or new_repo_name()[1])
+        github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+        repos.append(repo)
+    payload = payloads.installation_created(installation, repos)
+
+    assert (await deliver(web, "installation", payload))[0] == 202
+    await wait_for(lambda: all(github.pulls(repo) for repo in repos), within=30)
+
+    def forced(repo: str) -> int:  # maintenance never takes a cached result
+        return sum(
+            call.query.get("origin", "").endswith(repo) and call.query.get("force") == "true"
+            for call in thoth.requests
+        )
+
+    await wait_for(lambda: all(forced(repo) >= 1 for repo in repos), within=30)
+    await asyncio.sleep(1.5)  # the next period starts 4 s after each run
+    assert [forced(repo) for repo in repos] == [1, 1, 1]
+    assert all(len(github.pulls(repo)) == 1 for repo in repos)  # the same one, kept

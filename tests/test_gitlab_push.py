@@ -64,7 +64,7 @@ async def test_a_pipfile_push_opens_one_merge_request_with_lock_hooks_and_a_guid
     assert sorted(lock["default"]) == ["flask", "numpy"]
     # Thoth was asked with the project's GitLab URL as origin.
     assert thoth.requests[-1].query["origin"] == f"{gitlab.url}/{path}"
-    assert "| numpy | default | — | 1.26.4 |" in mr.description
+    assert "| numpy | default | — | 1.26.4 | newly required |" in mr.description
     [note] = gitlab.notes(path, mr.iid)
     assert note.body.startswith(GUIDANCE_MARKER) and note.author is gitlab.bot
     assert gitlab.issues(path) == []

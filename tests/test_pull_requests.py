@@ -74,7 +74,7 @@ async def test_a_pull_request_changing_a_pipfile_gets_one_guidance_comment_and_a
     [comment] = github.comments(repo, pull.number)
     assert comment.body.startswith(GUIDANCE_MARKER) and comment.user == github.bot_login
     assert f"thoth-bot advised {push.after[:12]}" in comment.body
-    assert "| numpy | default | — | 1.26.4 |" in comment.body
+    assert "| numpy | default | — | 1.26.4 | newly required |" in comment.body
     assert "Resolved for runtime environment 'cpu-x86-64-v3'" in comment.body
     assert "/thoth lock" in comment.body
     states = [s["state"] for s in advise_statuses(github, repo, push.after)]
@@ -88,7 +88,8 @@ async def test_a_pull_request_changing_a_pipfile_gets_one_guidance_comment_and_a
 
     [edited] = github.comments(repo, pull.number)
     assert edited.id == comment.id
-    assert "| torch | default | — | 2.3.1 |" in edited.body and "numpy" not in edited.body
+    assert "| torch | default | — | 2.3.1 | newly required |" in edited.body
+    assert "numpy" not in edited.body
     assert advise_statuses(github, repo, second.after)[0]["state"] == "success"
 
 
@@ -116,7 +117,7 @@ async def test_a_pull_request_from_a_fork_is_advised_read_only(
     await deliver_pull(bot, repo, installation, pull, push.after)
 
     [comment] = github.comments(repo, pull.number)
-    assert "| six | default | — | 1.16.0 |" in comment.body
+    assert "| six | default | — | 1.16.0 | newly required |" in comment.body
     assert advise_statuses(github, repo, push.after)[0]["state"] == "success"
     assert github.repos[fork].refs == before
 

@@ -128,7 +128,7 @@ async def test_a_pipfile_push_opens_one_pull_request_with_lock_hooks_and_guidanc
     assert call.query["origin"] == f"https://github.com/{repo}"
     assert call.body["runtime_environment"]["hardware"]["cpu_model"] == 85
     # The body summarises the change per environment; the guidance is one comment.
-    assert "| numpy | default | — | 1.26.4 |" in pull.body
+    assert "| numpy | default | — | 1.26.4 | newly required |" in pull.body
     assert "cpu-x86-64-v3" in pull.body
     comments = github.comments(repo, pull.number)
     assert len(comments) == 1
@@ -175,7 +175,7 @@ async def test_a_second_push_rebuilds_the_same_pull_request(
     lock = json.loads(github.file(repo, LOCK_BRANCH, "Pipfile.lock") or "")
     assert sorted(lock["default"]) == ["flask", "torch"]
     body = github.pulls(repo)[0].body
-    assert "| torch | default | — | 2.3.1 |" in body and "numpy" not in body
+    assert "| torch | default | — | 2.3.1 | newly required |" in body and "numpy" not in body
     comments = github.comments(repo, first.number)
     assert [c.id for c in comments] == [comment.id]  # the same comment, edited in place
 

@@ -323,12 +323,21 @@ class GitHubForge:
         pulls = await self._call(self._api.getitem(url))
         return pulls[0] if pulls else None
 
-    async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
+    async def update_merge_request(
+        self, repo: Repo, number: int, *, title: str, body: str, labels: Sequence[str] = ()
+    ) -> None:
         await self._call(
             self._api.patch(
                 f"/repos/{repo.full_name}/pulls/{number}", data={"title": title, "body": body}
             )
         )
+        if labels:
+            await self._call(
+                self._api.post(
+                    f"/repos/{repo.full_name}/issues/{number}/labels",
+                    data={"labels": list(labels)},
+                )
+            )
 
     async def close_merge_request(self, repo: Repo, number: int) -> None:
         await self._call(

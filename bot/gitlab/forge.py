@@ -346,10 +346,16 @@ class GitLabForge:
             created = found[0]
         return await self._merge_request(project, created)
 
-    async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
+    async def update_merge_request(
+        self, repo: Repo, number: int, *, title: str, body: str, labels: Sequence[str] = ()
+    ) -> None:
         await self._put(
             f"/projects/{_project(repo)}/merge_requests/{number}",
-            {"title": title, "description": body},
+            {
+                "title": title,
+                "description": body,
+                **({"add_labels": ",".join(labels)} if labels else {}),
+            },
         )
 
     async def close_merge_request(self, repo: Repo, number: int) -> None:

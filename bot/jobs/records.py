@@ -83,4 +83,6 @@ def decode(text: str) -> tuple[Record, int | None]:
         data["changed_paths"] = frozenset(data["changed_paths"])
     if cls is github_events.InstallationChange and data["repositories"] is not None:
         data["repositories"] = tuple(data["repositories"])
+    if "advisories" in data:
+        data["advisories"] = tuple(data["advisories"])
     return cls(**data), installation

@@ -248,9 +248,12 @@ class FakeForge:
         )
         return self._merge_request(project, project.requests[number])
 
-    async def update_merge_request(self, repo: Repo, number: int, *, title: str, body: str) -> None:
+    async def update_merge_request(
+        self, repo: Repo, number: int, *, title: str, body: str, labels: Sequence[str] = ()
+    ) -> None:
         request = self._request(self._project(repo.full_name), number)
         request.title, request.body = title, body
+        request.labels = (*request.labels, *(x for x in labels if x not in request.labels))
 
     async def close_merge_request(self, repo: Repo, number: int) -> None:
         self._request(self._project(repo.full_name), number).state = "closed"

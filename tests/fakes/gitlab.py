@@ -815,6 +815,9 @@ class FakeGitLab(ThreadedServer):
             item.title = str(body["title"])
         if "description" in body:
             item.description = self._text(body, "description", MAX_DESCRIPTION)
+        if "add_labels" in body:
+            added = self._labels({"labels": body["add_labels"]})
+            item.labels = [*item.labels, *(name for name in added if name not in item.labels)]
         event = body.get("state_event")
         if event == "close":
             item.state = "closed"

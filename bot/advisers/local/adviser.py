@@ -290,7 +290,11 @@ class LocalAdviser:
             justification=tuple(justification),
             stack_info=_stack_info(found, prescription),
             backend=self.name,
-            extra={"rules": list(prescription.applied), "packages": len(every_pin)},
+            extra={
+                "rules": list(prescription.applied),
+                "packages": len(every_pin),
+                "fixes": vetting.fixes(_versions(found)),
+            },
         )
 
     async def _learn(self, vetting: Vetting, found: Found, target: Target) -> None:

@@ -232,6 +232,22 @@ class Vetting:
                 )
         return said
 
+    def fixes(self, pins: Mapping[str, tuple[str, str]]) -> dict[str, list[str]]:
+        """{key: the advisories of the current lock's release that the pinned one is free of}."""
+        found = {}
+        for key, (_, version) in pins.items():
+            current, known = self.current.get(key), self.known.get(key)
+            if current is None or known is None or current == version:
+                continue
+            fixed = [
+                advisory.title
+                for advisory in known.advisories
+                if advisory.affects(current) and not advisory.affects(version)
+            ]
+            if fixed:
+                found[key] = fixed
+        return found
+
     def _fixes_of_current(self, key: str, known: Known) -> set[str]:
         """Releases that fix a known vulnerability of the current lock's release."""
         current = self.current.get(key)

@@ -1,0 +1,49 @@
+"""What the bot keeps of each repository it serves, for lock maintenance: the schedule its
+configuration asks for, and the versions its locks hold (checked against new advisories).
+The edges implement `Served` (`bot/maintenance/`); handlers tell it what they read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from packaging.utils import canonicalize_name
+
+from handlers.pipfile_lock import parse_lock
+from handlers.repo_config import RepoConfig
+
+
+class Served(Protocol):
+    async def note(
+        self, full_name: str, *, schedule: str | None, locked: Mapping[str, str]
+    ) -> None:
+        """`full_name`'s schedule (None: the operators' default) and its locks' versions."""
+        ...
+
+
+class NotKept:
+    """Where nothing is kept (the command line, handler tests)."""
+
+    async def note(
+        self, full_name: str, *, schedule: str | None, locked: Mapping[str, str]
+    ) -> None:
+        return None
+
+
+def locked_versions(config: RepoConfig, files: Mapping[str, object]) -> dict[str, str]:
+    """{package: version} of every lock the checkout holds (the default section and others)."""
+    found: dict[str, str] = {}
+    for environment in config.environments:
+        content = files.get(environment.lock_path)
+        text = getattr(content, "text", None)
+        if not text:
+            continue
+        lock = parse_lock(environment.lock_path, text) or {}
+        for section, entries in lock.items():
+            if section == "_meta" or not isinstance(entries, dict):
+                continue
+            for name, entry in entries.items():
+                version = entry.get("version") if isinstance(entry, dict) else None
+                if isinstance(version, str) and version.startswith("=="):
+                    found[canonicalize_name(name)] = version[2:]
+    return found
