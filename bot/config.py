@@ -316,7 +316,7 @@ def _cadence(section: Mapping[str, Any]) -> Cadence:
     return Cadence(
         schedule=every("schedule", "weekly"),
         advisories=every("advisories", "daily"),
-        per_installation=int(section.get("per_installation", 20)),
+        per_installation=int(section.get("per_installation", 60)),
         tick=parse_duration(section.get("tick", "1m"), "maintenance.tick"),
     )
 

@@ -9,7 +9,6 @@ distributed worker, or one process doing both); the web process has none.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import aiohttp
 
 from bot.advisers.factory import make_adviser
 from bot.advisers.osv import Vulnerabilities, vulnerabilities
+from bot.clock import REAL, Clock
 from bot.config import Settings
 from bot.github.auth import GitHubAppAuth
 from bot.github.events import InstallationChange
@@ -59,6 +59,7 @@ class Executor:
     follow_up: FollowUp
     registry: Registry  # the repositories the bot serves (`bot.maintenance`)
     vulnerabilities: Vulnerabilities | None  # for the advisory check
+    clock: Clock = REAL
 
     async def execute(self, job: Job, last_attempt: bool, *, gave_up: bool = False) -> None:
         """Run a job: its delivery (and those coalesced into it) as ONE event for the handlers.
@@ -77,7 +78,7 @@ class Executor:
         if not events:
             return
         for name in {dispatch.repo_key(event) for event in events}:
-            await self.registry.seen(job.forge, name, installation, time.time())
+            await self.registry.seen(job.forge, name, installation, self.clock.now())
         ctx = Context(
             forge=await self._forge(job.forge, installation),
             adviser=self.adviser,
@@ -158,7 +159,11 @@ class Executor:
 
 
 def open_executor(
-    settings: Settings, metrics: Metrics, follow_up: FollowUp, registry: Registry
+    settings: Settings,
+    metrics: Metrics,
+    follow_up: FollowUp,
+    registry: Registry,
+    clock: Clock = REAL,
 ) -> Executor:
     """The forge clients and the adviser `settings` configure, on one HTTP session (call in the
     event loop that will use them)."""
@@ -168,6 +173,8 @@ def open_executor(
     )
     github = settings.github
     gitlab = settings.gitlab
+    # One source of vulnerability data for the adviser and the advisory check: one cache.
+    known = vulnerabilities(session, settings.osv_url)
     return Executor(
         settings=settings,
         metrics=metrics,
@@ -178,13 +185,14 @@ def open_executor(
             private_key=github.private_key,
             api_url=github.api_url,
             observe=metrics.forge_call,
+            clock=clock,
         )
         if github
         else None,
         gitlab=GitLabClient(gitlab.url, gitlab.token, observe=metrics.forge_call)
         if gitlab
         else None,
-        adviser=make_adviser(settings, session, metrics),
+        adviser=make_adviser(settings, session, metrics, known_vulnerabilities=known),
         policy=Policy(
             node_classes=settings.node_classes,
             default_node_class=settings.default_node_class,
@@ -193,5 +201,6 @@ def open_executor(
         ),
         follow_up=follow_up,
         registry=registry,
-        vulnerabilities=vulnerabilities(session, settings.osv_url),
+        vulnerabilities=known,
+        clock=clock,
     )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot import logs
+from bot.clock import REAL, Clock
 from bot.config import Settings, require_arq, secrets_of
 from bot.executor import Executor, open_executor
 from bot.jobs.job_process import JobProcess
@@ -55,7 +56,9 @@ class Bot:
             await self.executor.close()
 
 
-async def open_bot(settings: Settings, role: Role, *, verify_signatures: bool = True) -> Bot:
+async def open_bot(
+    settings: Settings, role: Role, *, verify_signatures: bool = True, clock: Clock = REAL
+) -> Bot:
     """Everything `role` needs and nothing more (the web process holds no forge credential in
     use and no adviser), started. Call in the event loop that will run it."""
     logs.never_log(secrets_of(settings))
@@ -70,9 +73,11 @@ async def open_bot(settings: Settings, role: Role, *, verify_signatures: bool = 
         if role is Role.WEB:
             return Bot(settings, role, queue, metrics, verify_signatures)
         registry = RedisRegistry(queue.pool)
-        executor = open_executor(settings, metrics, queue.add_all, registry)
+        executor = open_executor(settings, metrics, queue.add_all, registry, clock)
         # arq's cron job runs its ticks (`bot/worker.py`): one worker per tick.
-        maintainer = Maintainer(registry, queue, settings.maintenance, executor.vulnerabilities)
+        maintainer = Maintainer(
+            registry, queue, settings.maintenance, executor.vulnerabilities, clock
+        )
         return Bot(
             settings, role, queue, metrics, verify_signatures, executor, maintainer=maintainer
         )
@@ -98,7 +103,7 @@ async def open_bot(settings: Settings, role: Role, *, verify_signatures: bool = 
         return await queue.add_all(deliveries)
 
     registry = SqliteRegistry(settings.state_dir / "repositories.sqlite3")
-    executor = open_executor(settings, metrics, follow_up, registry)
+    executor = open_executor(settings, metrics, follow_up, registry, clock)
     runner = JobRunner(
         store,
         executor.execute,
@@ -109,7 +114,9 @@ async def open_bot(settings: Settings, role: Role, *, verify_signatures: bool = 
     )
     queue = EmbeddedQueue(store, wake=runner.notify, stop=runner.stop)
     await runner.start()
-    maintainer = Maintainer(registry, queue, settings.maintenance, executor.vulnerabilities)
+    maintainer = Maintainer(
+        registry, queue, settings.maintenance, executor.vulnerabilities, clock
+    )
     maintainer.start()
     return Bot(
         settings,

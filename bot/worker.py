@@ -4,7 +4,6 @@ METRICS_PORT. (The embedded mode's job process is `bot.embedded_worker`.)"""
 from __future__ import annotations
 
 import asyncio
-import time
 
 from aiohttp import web
 from arq import Worker
@@ -56,7 +55,7 @@ async def maintenance_tick(ctx: dict) -> int:
     """arq's cron job: lock maintenance's tick (`bot.maintenance.schedule`); arq runs it on one
     worker per tick (its job id names the tick)."""
     maintainer: Maintainer = ctx["maintainer"]
-    return len(await maintainer.run_once(time.time()))
+    return len(await maintainer.run_once(maintainer.clock.now()))
 
 
 def _maintenance_cron(tick: float) -> CronJob:

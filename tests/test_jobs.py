@@ -16,6 +16,7 @@ from test_push import FAILURE_TITLE, push_and_settle, push_payload
 
 from bot.github.polite import Pacer
 from bot.jobs.store import Delivery, JobStore
+from handlers.forge import RateLimited
 
 pytestmark = pytest.mark.usefixtures("fakes")
 
@@ -174,6 +175,29 @@ async def test_the_pacer_lets_a_burst_through_then_paces() -> None:
     assert waits[:3] == [0.0, 0.0, 0.0]
     assert all(wait > 0 for wait in waits[3:])
     assert time.monotonic() - started >= 0.28
+
+
+async def test_the_pacer_keeps_within_each_window_and_says_when_a_turn_is_too_far() -> None:
+    now = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    # GitHub's documented 80 a minute, kept with a margin (76); no per-second spacing here.
+    pacer = Pacer(
+        burst=1000, interval=0.001, limits=((80, 60.0),), clock=lambda: now[0], sleep=sleep
+    )
+    sent = []
+    for _ in range(100):
+        await pacer.wait()
+        sent.append(now[0])
+
+    assert sent[75] == 0.0 and sent[76] >= 60.0  # the 77th waits for the first to leave
+    assert all(sum(1 for at in sent if t - 60 < at <= t) <= 76 for t in sent)
+    with pytest.raises(RateLimited) as far:
+        for _ in range(100):
+            await pacer.wait(at_most=1.0)
+    assert far.value.retry_after is not None and far.value.retry_after > 1.0
 
 
 async def test_a_coalesced_job_keeps_its_deliveries_across_a_retry(tmp_path: Path) -> None:

@@ -59,6 +59,10 @@ async def test_one_batch_asks_for_every_package_and_each_advisory_is_read_once(
     assert len(osv.queries) == 1 and len(osv.queries[0]) == 3  # the second from the cache
     assert sorted(osv.reads) == ["PYSEC-2023-212", "PYSEC-2023-62"]
 
+    osv.publish(record("PYSEC-2023-74"))  # requests': flask's answer stands, asked anew
+    await api.advisories(["flask"], fresh=True)
+    assert len(osv.queries) == 2 and len(osv.reads) == 2  # the same advisory is not read again
+
 
 async def test_an_unreachable_osv_says_where(session: aiohttp.ClientSession) -> None:
     with FakeOsv() as osv:

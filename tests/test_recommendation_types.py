@@ -5,19 +5,26 @@ upload times (PEP 700) of a package index on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
+import payloads
 import pytest
+from fakes.github import FakeGitHub
 from fakes.index import PackageIndex
 from fakes.osv import FakeOsv, record
+from harness import LOCK_BRANCH, BotUnderTest, local_config, new_repo_name
 from test_local_adviser import LOOPBACK, X86, pipfile
 
 from bot.advisers.local import LocalAdviser
 from bot.advisers.local.rules import Rule, parse_rules
 from bot.advisers.osv import OsvApi
 from handlers.adviser import AdviseError, AdviseRequest, AdviseResult
+from handlers.pipfile import parse_pipfile
+from handlers.pipfile_lock import render_lock
 
 YESTERDAY = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 LONG_AGO = "2023-04-25T18:00:00.000000Z"
@@ -193,3 +200,50 @@ async def test_performance_applies_the_rules_kept_for_it(index: PackageIndex, os
     assert (version(performance, "flask"), version(latest, "flask")) == ("2.2.5", "2.3.1")
     assert "flask's optimised build." in said(performance)
     assert "flask's optimised build." not in said(latest)
+
+
+async def test_a_newly_published_advisory_brings_the_security_pull_request_at_the_next_check(
+    index: PackageIndex, env: dict[str, str], github: FakeGitHub, tmp_path: Path
+) -> None:
+    with FakeOsv() as osv:
+        text = pipfile(index, 'flask = "*"')
+        locked = await advise(text, "latest", osv.url)  # 2.3.1: nothing known against it yet
+        lock = render_lock(locked.lock, parse_pipfile("Pipfile", text)).text
+        repo, installation = new_repo_name("advised")
+        github.create_repo(repo, {"Pipfile": pipfile(index, "")}, installation=installation)
+        push = github.push(repo, {"Pipfile": text, "Pipfile.lock": lock})
+        local = {k: v for k, v in env.items() if k != "THOTH_HOST"} | {
+            "THOTH_BOT_ADVISER": "local",
+            "THOTH_BOT_CONFIG": str(local_config(tmp_path)),
+            "THOTH_BOT_OSV_URL": osv.url,
+        }
+        bot = await BotUnderTest.from_env(local).start()
+        try:
+            payload = payloads.push(
+                repo,
+                before=push.before,
+                after=push.after,
+                commits=[push],
+                installation_id=installation,
+            )
+            assert (await bot.deliver("push", payload))[0] == 202
+            await bot.settle()
+            [before] = github.pulls(repo)  # the .s2i hooks; the lock is what stable takes
+            assert "flask" not in before.body
+
+            osv.publish(record("PYSEC-2023-62"))
+            maintainer = bot.bot.maintainer
+            assert maintainer is not None
+            queued = await maintainer.run_once(time.time())
+            await bot.settle()
+        finally:
+            await bot.close()
+
+    assert queued == [f"github:advisory:{repo}:PYSEC-2023-62"]
+    [pull] = github.pulls(repo)  # the same one, retitled
+    assert pull.number == before.number
+    assert pull.title == "Security update: fix PYSEC-2023-62 (CVE-2023-30861) (main)"
+    assert "security" in pull.labels
+    assert "| flask | default | 2.3.1 | 2.2.5 | fixes PYSEC-2023-62 (CVE-2023-30861) |" in pull.body
+    new_lock = json.loads(github.file(repo, LOCK_BRANCH, "Pipfile.lock") or "")
+    assert new_lock["default"]["flask"]["version"] == "==2.2.5"

@@ -7,7 +7,7 @@ import aiohttp
 from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
 from bot.advisers.local import LocalAdviser
 from bot.advisers.local.remote import RemoteResolver
-from bot.advisers.osv import vulnerabilities
+from bot.advisers.osv import Vulnerabilities, vulnerabilities
 from bot.advisers.thoth import ThothAdviser
 from bot.config import Settings
 from bot.metrics import Metrics, TimedAdviser
@@ -20,6 +20,7 @@ def make_adviser(
     metrics: Metrics | None = None,
     *,
     resolve_here: bool = False,
+    known_vulnerabilities: Vulnerabilities | None = None,
 ) -> CachedAdviser:
     """The configured backend behind the result cache. In the distributed mode the embedded
     adviser's resolutions go to the resolver pool, unless `resolve_here` (`thoth-bot advise`
@@ -49,7 +50,7 @@ def make_adviser(
             budget=settings.advise_timeout,
             resolutions=settings.resolutions,
             cache_limit=settings.cache_limit,
-            vulnerabilities=vulnerabilities(session, settings.osv_url),
+            vulnerabilities=known_vulnerabilities or vulnerabilities(session, settings.osv_url),
             cool_down=settings.cool_down,
         )
     if metrics is not None:

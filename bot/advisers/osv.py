@@ -157,8 +157,11 @@ class Vulnerabilities(Protocol):
 
     where: str  # for people: "the OSV API at https://api.osv.dev"
 
-    async def advisories(self, packages: Iterable[str]) -> dict[str, tuple[Advisory, ...]]:
-        """Every advisory of each package (by canonical name); `VulnerabilitiesUnavailable`."""
+    async def advisories(
+        self, packages: Iterable[str], *, fresh: bool = False
+    ) -> dict[str, tuple[Advisory, ...]]:
+        """Every advisory of each package (by canonical name), asked anew where `fresh`;
+        `VulnerabilitiesUnavailable`."""
         ...
 
 
@@ -172,10 +175,16 @@ class OsvApi:
         self._records: dict[tuple[str, str], list[Advisory]] = {}  # (id, modified)
         self._latest: dict[str, str] = {}  # id -> its newest `modified` read
 
-    async def advisories(self, packages: Iterable[str]) -> dict[str, tuple[Advisory, ...]]:
+    async def advisories(
+        self, packages: Iterable[str], *, fresh: bool = False
+    ) -> dict[str, tuple[Advisory, ...]]:
         names = sorted({canonicalize_name(name) for name in packages})
         now = time.monotonic()
-        stale = [n for n in names if now - self._packages.get(n, (-self.ttl - 1, ()))[0] > self.ttl]
+        stale = [
+            n
+            for n in names
+            if fresh or now - self._packages.get(n, (-self.ttl - 1, ()))[0] > self.ttl
+        ]
         for start in range(0, len(stale), BATCH):
             await self._query(stale[start : start + BATCH], now)
         return {
@@ -268,8 +277,10 @@ class OsvExport:
         self._by_package: dict[str, tuple[Advisory, ...]] = {}
         self._loading = asyncio.Lock()
 
-    async def advisories(self, packages: Iterable[str]) -> dict[str, tuple[Advisory, ...]]:
-        async with self._loading:
+    async def advisories(
+        self, packages: Iterable[str], *, fresh: bool = False
+    ) -> dict[str, tuple[Advisory, ...]]:
+        async with self._loading:  # read again whenever the file changed, fresh or not
             try:
                 stat = self.path.stat()
             except OSError as error:

@@ -16,6 +16,7 @@ import aiohttp
 import gidgethub
 from gidgethub.aiohttp import GitHubAPI
 
+from bot.clock import REAL, Clock
 from bot.forge_errors import http_error
 from bot.github.polite import Observe, Pacer, PoliteGitHubAPI
 from handlers.forge import Unavailable
@@ -40,9 +41,11 @@ class GitHubAppAuth:
         private_key: str,
         api_url: str,
         observe: Observe | None = None,
+        clock: Clock = REAL,
     ):
         self._session = session
         self._observe = observe
+        self._clock = clock
         self.api_url = api_url.rstrip("/")
         self._app_api = GitHubAPI(
             session, USER_AGENT, app_id=app_id, private_key=private_key, base_url=self.api_url
@@ -99,7 +102,10 @@ class GitHubAppAuth:
     async def installation_api(self, installation_id: int) -> GitHubAPI:
         """A client for one job, sharing its installation's pace with every other job."""
         token = await self.installation_token(installation_id)
-        pacer = self._pacers.setdefault(installation_id, Pacer())
+        pacer = self._pacers.get(installation_id)
+        if pacer is None:
+            pacer = Pacer(clock=self._clock.monotonic, sleep=self._clock.sleep)
+            self._pacers[installation_id] = pacer
         return PoliteGitHubAPI(
             self._session,
             USER_AGENT,

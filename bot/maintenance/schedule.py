@@ -4,10 +4,11 @@
 an arq cron job, which one worker runs per tick). It queues a maintenance job
 (`handlers.events.MaintainEvent`) for each repository whose schedule came (its `.thoth.yaml`'s
 `schedule`, else the operators' `maintenance.schedule`), the oldest first, at most
-`maintenance.per_installation` per installation and tick: an installation of thousands of
-repositories is spread over many ticks, within the forge's limits. Each job's key names the
-repository and the moment it fell due, so that a tick run twice (two workers, a restart) queues
-it once.
+`maintenance.per_installation` per installation and hour (counted from when each was queued):
+an installation of thousands of repositories is spread over many hours, within the forge's
+limits on content-creating requests (GitHub's pacer, `bot/github/polite.py`, keeps to them).
+Each job's key names the repository and the moment it fell due, so that a tick run twice (two
+workers, a restart) queues it once.
 
 Between scheduled runs, every `maintenance.advisories` the versions each repository's locks
 hold are checked against the vulnerability data, one query for all (no resolution): a lock with
@@ -18,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from dataclasses import replace
 
 from bot.advisers.osv import Vulnerabilities, VulnerabilitiesUnavailable
+from bot.clock import REAL, Clock
 from bot.jobs import records
 from bot.jobs.queue import Queue
 from bot.jobs.store import Delivery
@@ -32,6 +33,7 @@ from handlers.events import MaintainEvent
 from handlers.repo_config import SCHEDULES
 
 log = logging.getLogger(__name__)
+HOUR = 3600.0
 
 
 def interval(repository: ServedRepository, cadence: Cadence) -> float | None:
@@ -53,7 +55,10 @@ async def tick(
     current = {repository.key: repository for repository in await registry.all()}
     changed: set[str] = set()
     deliveries: list[Delivery] = []
-    per_installation: dict[str, int] = defaultdict(int)
+    per_installation: dict[str, int] = defaultdict(int)  # runs within the last hour
+    for repository in current.values():
+        if repository.maintained > now - HOUR:
+            per_installation[f"{repository.forge}:{repository.installation}"] += 1
     if check_advisories and vulnerabilities is not None:
         deliveries += await _advisory_runs(current, changed, vulnerabilities)
     due = []
@@ -99,7 +104,7 @@ async def _advisory_runs(
     if not packages:
         return []
     try:
-        known = await vulnerabilities.advisories(packages)
+        known = await vulnerabilities.advisories(packages, fresh=True)
     except VulnerabilitiesUnavailable as error:
         log.warning("the advisory check is skipped this time: %s", error)
         return []
@@ -139,7 +144,9 @@ class Maintainer:
         queue: Queue,
         cadence: Cadence,
         vulnerabilities: Vulnerabilities | None,
+        clock: Clock = REAL,
     ) -> None:
+        self.clock = clock
         self.registry = registry
         self.queue = queue
         self.cadence = cadence
@@ -169,7 +176,7 @@ class Maintainer:
         while True:
             await asyncio.sleep(self.cadence.tick)
             try:
-                await self.run_once(time.time())
+                await self.run_once(self.clock.now())
             except Exception:  # the next tick tries again; the jobs are not stopped by it
                 log.exception("lock maintenance could not queue its jobs this time")
 

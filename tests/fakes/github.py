@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import itertools
 import json
 import re
@@ -154,6 +155,12 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         # request: `request_times` lets tests check how long the bot waited.
         self.fault_times: list[tuple[str, str, int, float]] = []
         self.request_times: list[tuple[str, str, float]] = []
+        # GitHub's secondary limits on content-creating requests, per token, as its docs give
+        # them ((80, 60.0), (500, 3600.0): 80 a minute, 500 an hour), on `clock`; off: ().
+        self.content_limits: tuple[tuple[int, float], ...] = ()
+        self.clock: Callable[[], float] = time.monotonic
+        self.secondary_limit_errors = 0
+        self._content_times: dict[str, collections.deque[float]] = {}
         self._ids = itertools.count(1000)
         self._comments: dict[int, Comment] = {}
         self._lock = threading.RLock()
@@ -375,6 +382,18 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         for method, pattern, gate in list(self._holds):
             if method == request.method and pattern.search(path):
                 await asyncio.get_running_loop().run_in_executor(None, gate.wait)
+        if self._over_secondary_limit(request, graphql_kind):
+            with self._lock:
+                self.calls[index] = Call(request.method, request.path_qs, 403, graphql_kind)
+            return self._answer(
+                403,
+                {
+                    "message": "You have exceeded a secondary rate limit. Please wait a few "
+                    "minutes before you try again.",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api",
+                },
+                {"Retry-After": "60"},
+            )
         fault = self._fault(request.method, path)
         if fault is not None:
             status, fault_headers, message = fault
@@ -389,6 +408,25 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         if isinstance(data, tuple):  # (page, link header)
             data, extra["Link"] = data
         return self._answer(status, data, extra)
+
+    def _over_secondary_limit(self, request: web.Request, graphql_kind: str | None) -> bool:
+        """Whether a content-creating request breaks `content_limits` (then counted)."""
+        creates = request.method != "GET" and graphql_kind != "query"
+        if not self.content_limits or not creates:
+            return False
+        who = request.headers.get("Authorization", "")
+        now = self.clock()
+        with self._lock:
+            times = self._content_times.setdefault(who, collections.deque())
+            longest = max(period for _, period in self.content_limits)
+            while times and times[0] <= now - longest:
+                times.popleft()
+            for limit, period in self.content_limits:
+                if sum(1 for at in times if at > now - period) >= limit:
+                    self.secondary_limit_errors += 1
+                    return True
+            times.append(now)
+        return False
 
     def _record(self, call: Call) -> int:
         with self._lock:

@@ -139,7 +139,9 @@ class LocalAdviser:
         node_class, python = request.node_class, request.python_version
         platform = python_platform(node_class)
         policy = policy_for(request.recommendation_type, cool_down_of(pipfile.data, self.cool_down))
-        vetting = Vetting(policy, locked_versions(request.pipfile_lock), time.time())
+        vetting = Vetting(
+            policy, locked_versions(request.pipfile_lock), time.time(), fresh=request.force
+        )
         rules = [rule for rule in self.rules if _for_type(rule, policy.type)]
         wanted = _wanted(pipfile)  # lock section -> requirements
         everything = [r for section in wanted.values() for r in section]
@@ -315,7 +317,9 @@ class LocalAdviser:
         advisories: dict[str, tuple[Advisory, ...]] = {}
         if self.vulnerabilities is not None and vetting.unavailable is None:
             try:
-                advisories = await self.vulnerabilities.advisories(new.values())
+                advisories = await self.vulnerabilities.advisories(
+                    new.values(), fresh=vetting.fresh
+                )
             except VulnerabilitiesUnavailable as error:
                 if policy.type == "security":
                     raise AdviseError(

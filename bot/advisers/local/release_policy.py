@@ -106,6 +106,7 @@ class Vetting:
     policy: ReleasePolicy
     current: Mapping[str, str]  # the current lock's versions
     now: float
+    fresh: bool = False  # ask the vulnerability data anew (`--force`, maintenance)
     known: dict[str, Known] = field(default_factory=dict)
     avoided: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> release -> why
     unjudged: set[str] = field(default_factory=set)  # no upload times: the cool-down cannot say
