@@ -1,4 +1,5 @@
-"""`thoth-bot` (also `python -m bot`): serve, worker, advise, replay, check-config (SPEC §3).
+"""`thoth-bot` (also `python -m bot`): serve, worker, advise, replay, check-config (SPEC §3),
+node-classes discover.
 
 Exit status: 0 success, 1 a job failed, 2 bad usage or configuration.
 """
@@ -85,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--config")
     replay.set_defaults(run=_replay)
+
+    node_classes = commands.add_parser(
+        "node-classes",
+        help="node classes from the cluster's nodes (NFD and GPU Feature Discovery labels)",
+    )
+    actions = node_classes.add_subparsers(required=True, metavar="ACTION")
+    found = actions.add_parser("discover", help="group the nodes and print node classes")
+    found.add_argument("--kubeconfig", help="else the pod's service account")
+    found.add_argument("--config", help="the configuration to keep names from and compare with")
+    found.add_argument("--write", metavar="FILE", help="write the configuration to FILE")
+    found.set_defaults(run=_discover)
 
     check = commands.add_parser("check-config", help="validate the configuration")
     check.add_argument("--config")
@@ -193,6 +205,12 @@ def _replay(args: argparse.Namespace) -> int:
             again=args.again,
         )
     )
+
+
+def _discover(args: argparse.Namespace) -> int:
+    from bot.cluster.command import discover_command
+
+    return discover_command(args.kubeconfig, args.config, args.write)
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -29,6 +29,8 @@ class NodeClass:
     os_name: str | None = None
     os_version: str | None = None
     cuda_version: str | None = None
+    cuda_driver_version: str | None = None  # the NVIDIA driver, "535.104.05"
+    compute_capability: str | None = None  # the GPU's, "8.0"
     cudnn_version: str | None = None
     openblas_version: str | None = None
     openmpi_version: str | None = None
