@@ -15,9 +15,11 @@ and which packages the s2i build will have to compile.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import os
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 from packaging.requirements import Requirement as PackagingRequirement
 from packaging.utils import canonicalize_name
 
+from bot.advisers.local.cuda_drivers import backend_of, cuda_of, driver_backends
 from bot.advisers.local.direct_first import Found, direct_first, direct_releases
 from bot.advisers.local.indexes import (
     IndexPolicy,
@@ -52,7 +55,7 @@ from bot.advisers.local.rules import Prescription, Rule, prescribe, shipped_rule
 from bot.advisers.local.sandbox import Sandbox
 from bot.advisers.local.uv_process import CACHE_LIMIT, UvRunner
 from bot.advisers.osv import Advisory, Vulnerabilities, VulnerabilitiesUnavailable
-from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance
+from handlers.adviser import AdviseError, AdviseRequest, AdviseResult, Guidance, NodeClass
 from handlers.pipfile import Pipfile, parse_pipfile
 from handlers.pipfile_lock import populate_source, render_lock
 from handlers.problems import Problem
@@ -143,6 +146,7 @@ class LocalAdviser:
             policy, locked_versions(request.pipfile_lock), time.time(), fresh=request.force
         )
         rules = [rule for rule in self.rules if _for_type(rule, policy.type)]
+        node_class, driver_guidance = await _with_driver(node_class, rules)
         wanted = _wanted(pipfile)  # lock section -> requirements
         everything = [r for section in wanted.values() for r in section]
         prescription = prescribe(rules, node_class, python, [r.name for r in everything])
@@ -281,6 +285,7 @@ class LocalAdviser:
                 f"Resolved for runtime environment {request.environment!r} on "
                 f"{node_class.describe()} ({where}) by thoth-bot's embedded adviser.",
             ),
+            *driver_guidance,
             *prescription.guidance,
             *raised_guidance,
             *refused,
@@ -353,6 +358,68 @@ def default_cache_dir() -> Path:
         return Path(configured)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "thoth-bot" / "uv"
+
+
+async def _with_driver(
+    node_class: NodeClass, rules: Sequence[Rule]
+) -> tuple[NodeClass, list[Guidance]]:
+    """A GPU node class that names its NVIDIA driver and no CUDA version gets the newest CUDA
+    whose PyTorch builds the driver runs (uv's driver table) among those the rules know; one
+    that names both is told when its CUDA needs a newer driver."""
+    driver = node_class.cuda_driver_version
+    if not driver or not node_class.hardware.gpu_model:
+        return node_class, []
+    backends = await driver_backends(driver)
+    if backends is None:
+        return node_class, [
+            Guidance(
+                "WARNING",
+                f"thoth-bot could not tell which CUDA builds NVIDIA driver {driver} of "
+                f"{node_class.name} runs: the lock follows its cuda_version "
+                f"({node_class.cuda_version or 'none'}).",
+            )
+        ]
+    known = {backend for rule in rules for backend in [_backend_of_rule(rule)] if backend}
+    usable = sorted(known & backends or backends, key=_backend_number)
+    newest = usable[-1]
+    if node_class.cuda_version:
+        wanted = backend_of(node_class.cuda_version)
+        if wanted in backends:
+            return node_class, []
+        return node_class, [
+            Guidance(
+                "WARNING",
+                f"{node_class.name} declares CUDA {node_class.cuda_version}, whose builds "
+                f"({wanted}) need a newer NVIDIA driver than its {driver} (uv's driver table): "
+                f"GPU frameworks built for it will not start there. Fix: upgrade the driver, or "
+                f"set cuda_version to {cuda_of(newest)} or older.",
+                "https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html",
+            )
+        ]
+    cuda = cuda_of(newest)
+    return dataclasses.replace(node_class, cuda_version=cuda), [
+        Guidance(
+            "INFO",
+            f"{node_class.name}'s NVIDIA driver {driver} runs CUDA builds up to "
+            f"{max(backends, key=_backend_number)} (uv's driver table): GPU frameworks get "
+            f"their CUDA {cuda} builds ({newest}).",
+        )
+    ]
+
+
+def _backend_of_rule(rule: Rule) -> str | None:
+    """'cu128' of a rule whose index is one of PyTorch's CUDA builds (by name or URL)."""
+    if rule.index is None:
+        return None
+    for text in (rule.index.name, rule.index.url.rstrip("/")):
+        found = re.search(r"(cu\d{3,})$", text)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _backend_number(backend: str) -> int:
+    return int(backend.removeprefix("cu"))
 
 
 def _for_type(rule: Rule, recommendation_type: str) -> bool:

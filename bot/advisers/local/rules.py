@@ -42,6 +42,7 @@ RULE_SCHEMA: dict[str, Any] = {
                 "gpu_model": {"type": "string"},
                 "cuda": {"type": "string"},
                 "cudnn": {"type": "string"},
+                "compute_capability": {"type": "string"},
                 "python": {"type": "string"},
                 "platform": {"type": "array", "items": {"type": "string"}},
                 # The recommendation types the rule is for (all, when absent).
@@ -132,6 +133,8 @@ class Rule:
             or bool(re.search(when["gpu_model"], hardware.gpu_model or "", re.IGNORECASE)),
             "cuda" not in when or _version_in(node_class.cuda_version, when["cuda"]),
             "cudnn" not in when or _version_in(node_class.cudnn_version, when["cudnn"]),
+            "compute_capability" not in when
+            or _version_in(node_class.compute_capability, when["compute_capability"]),
             "python" not in when or _version_in(python_version, when["python"]),
             "platform" not in when or node_class.platform in when["platform"],
         ]
@@ -145,6 +148,8 @@ class Rule:
             "gpu_model": node_class.hardware.gpu_model or "no GPU",
             "cuda_version": node_class.cuda_version or "none",
             "cudnn_version": node_class.cudnn_version or "none",
+            "cuda_driver_version": node_class.cuda_driver_version or "unknown",
+            "compute_capability": node_class.compute_capability or "unknown",
             "python_version": python_version,
             "platform": node_class.platform,
             "cpu_flags": ", ".join(node_class.hardware.cpu_flags) or "none",
