@@ -77,8 +77,13 @@ def template_parameters() -> list[str]:
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
-    [action] = [a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)]
-    return dict(action.choices)
+    return _actions(_parser())
+
+
+def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """A parser's subcommands ({} when it has none)."""
+    found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(found[0].choices) if found else {}
 
 
 # Metrics.
@@ -182,6 +187,10 @@ def test_every_thoth_bot_command_and_flag_the_docs_show_exists():
                 if parser is None:
                     problems.append(f"{path.name}: `thoth-bot {name}` is not a command")
                     continue
+                words = rest.split()
+                actions = _actions(parser)  # `thoth-bot node-classes discover`
+                if actions and words and words[0] in actions:
+                    parser = actions[words[0]]
                 for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", rest):
                     if flag not in parser._option_string_actions:
                         problems.append(f"{path.name}: `thoth-bot {name}` has no {flag}")

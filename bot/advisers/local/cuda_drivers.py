@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import sys
 import tempfile
@@ -50,7 +49,7 @@ async def driver_backends(driver: str) -> frozenset[str] | None:
             "-v",
             cwd=work,
             env={
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "PATH": "/usr/bin:/bin",
                 "HOME": str(work),
                 "UV_CACHE_DIR": str(work / "cache"),
                 "UV_CUDA_DRIVER_VERSION": driver,
