@@ -22,6 +22,7 @@ from bot.advisers.local.indexes import IndexPolicy, parse_credentials
 from bot.advisers.local.rules import RULE_SCHEMA, Rule, merge, parse_rules, shipped_rules
 from bot.advisers.local.sandbox import UNAVAILABLE as SANDBOX_UNAVAILABLE
 from bot.advisers.local.sandbox import bwrap
+from bot.cluster.refresh import NodeDiscovery
 from bot.maintenance.cadence import Cadence
 from handlers.adviser import Hardware, NodeClass
 from handlers.repo_config import SCHEDULES
@@ -89,6 +90,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "properties": {
                 "labels": {"type": "array", "items": {"type": "string"}},
                 "cache_ttl": {"type": ["string", "number"]},
+            },
+        },
+        "node_discovery": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "refresh": {"type": ["string", "number"]},
+                "grace": {"type": ["string", "number"]},
+                "kubeconfig": {"type": "string"},
             },
         },
         "maintenance": {
@@ -194,6 +204,8 @@ class Settings:
     cool_down: float = 7 * 86400.0
     # Lock maintenance: how often repositories are re-advised, and checked for advisories.
     maintenance: Cadence = field(default_factory=Cadence)
+    # The declared node classes kept true from the cluster's nodes (None: as written).
+    node_discovery: NodeDiscovery | None = None
 
 
 def _redis_url(value: str | None) -> str | None:
@@ -251,7 +263,7 @@ def load_settings(
     else:
         text = resources.files("bot").joinpath("data/default-config.yaml").read_text("utf-8")
         shown = "the built-in default configuration"
-    node_classes, default_class, lock, adviser, maintenance = _parse_file(text, shown)
+    node_classes, default_class, lock, adviser, maintenance, discovery = _parse_file(text, shown)
     thoth_host = _thoth_host(env.get("THOTH_HOST"))
     adviser_kind = env.get("THOTH_BOT_ADVISER") or ("thoth" if thoth_host else "local")
     if adviser_kind not in ("thoth", "local"):
@@ -302,6 +314,17 @@ def load_settings(
         osv_url=_osv_url(env.get("THOTH_BOT_OSV_URL")),
         cool_down=parse_duration(adviser.get("cool_down", "7d"), "adviser.cool_down"),
         maintenance=_cadence(maintenance),
+        node_discovery=_node_discovery(discovery),
+    )
+
+
+def _node_discovery(section: Mapping[str, Any] | None) -> NodeDiscovery | None:
+    if section is None:
+        return None
+    return NodeDiscovery(
+        refresh=parse_duration(section.get("refresh", "1h"), "node_discovery.refresh"),
+        grace=parse_duration(section.get("grace", "1d"), "node_discovery.grace"),
+        kubeconfig=section.get("kubeconfig"),
     )
 
 
@@ -369,7 +392,9 @@ def _index_policy(adviser: Mapping[str, Any], env: Mapping[str, str]) -> IndexPo
     return IndexPolicy(allowed, parse_credentials(credentials, env))
 
 
-def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict, dict, dict]:
+def _parse_file(
+    text: str, shown: str
+) -> tuple[dict[str, NodeClass], str, dict, dict, dict, dict | None]:
     try:
         source = YamlSource(text)
     except yaml.YAMLError as error:
@@ -401,6 +426,7 @@ def _parse_file(text: str, shown: str) -> tuple[dict[str, NodeClass], str, dict,
         data.get("lock") or {},
         data.get("adviser") or {},
         data.get("maintenance") or {},
+        data.get("node_discovery") if "node_discovery" in data else None,
     )
 
 

@@ -96,6 +96,19 @@ class Metrics:
             ["forge"],
             registry=registry,
         )
+        self.node_classes = Gauge(
+            "thoth_bot_node_classes",
+            "Declared node classes at the last node discovery, by state: seen (nodes match it), "
+            "kept (none now, within the grace period), gone (none for longer: not offered).",
+            ["state"],
+            registry=registry,
+        )
+        self.cluster_nodes = Gauge(
+            "thoth_bot_cluster_nodes",
+            "Nodes at the last node discovery, by whether a node class picks them.",
+            ["covered"],
+            registry=registry,
+        )
 
     def delivery(self, forge: str, event: str, outcome: str) -> None:
         key = (forge, event, outcome)  # the labels are from small fixed sets: children cached

@@ -8,12 +8,15 @@ runs jobs in one process (the tests). Where jobs run, `bot.executor.Executor` ru
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot import logs
 from bot.clock import REAL, Clock
+from bot.cluster.kube import list_nodes
+from bot.cluster.refresh import NodeClassRefresher, Refreshed
 from bot.config import Settings, require_arq, secrets_of
 from bot.executor import Executor, open_executor
 from bot.jobs.job_process import JobProcess
@@ -23,6 +26,7 @@ from bot.jobs.store import Delivery, JobStore
 from bot.maintenance.registry import RedisRegistry, SqliteRegistry
 from bot.maintenance.schedule import Maintainer
 from bot.metrics import Metrics
+from handlers.adviser import NodeClass
 
 
 class Role(enum.Enum):
@@ -44,11 +48,14 @@ class Bot:
     runner: JobRunner | None = None  # embedded, jobs run in this process
     job_process: JobProcess | None = None  # embedded web process: where its jobs run
     maintainer: Maintainer | None = None  # embedded, jobs run in this process
+    refresher: NodeClassRefresher | None = None  # node_discovery: where jobs run
     # First sightings (GitLab projects) this process knows are recorded: their deliveries need
     # not ask the queue again. The queue stays the authority (other processes, restarts).
     sightings: set[str] = field(default_factory=set)
 
     async def stop(self) -> None:
+        if self.refresher is not None:
+            await self.refresher.stop()
         if self.maintainer is not None:
             await self.maintainer.stop()
         await self.queue.close()
@@ -79,7 +86,14 @@ async def open_bot(
             registry, queue, settings.maintenance, executor.vulnerabilities, clock
         )
         return Bot(
-            settings, role, queue, metrics, verify_signatures, executor, maintainer=maintainer
+            settings,
+            role,
+            queue,
+            metrics,
+            verify_signatures,
+            executor,
+            maintainer=maintainer,
+            refresher=_refresher(settings, executor, metrics, clock),
         )
     if role is Role.WORKER:
         raise ValueError("a worker runs the distributed engine's jobs: set THOTH_BOT_REDIS_URL")
@@ -114,9 +128,7 @@ async def open_bot(
     )
     queue = EmbeddedQueue(store, wake=runner.notify, stop=runner.stop)
     await runner.start()
-    maintainer = Maintainer(
-        registry, queue, settings.maintenance, executor.vulnerabilities, clock
-    )
+    maintainer = Maintainer(registry, queue, settings.maintenance, executor.vulnerabilities, clock)
     maintainer.start()
     return Bot(
         settings,
@@ -128,4 +140,28 @@ async def open_bot(
         store,
         runner,
         maintainer=maintainer,
+        refresher=_refresher(settings, executor, metrics, clock),
     )
+
+
+def _refresher(
+    settings: Settings, executor: Executor, metrics: Metrics, clock: Clock
+) -> NodeClassRefresher | None:
+    """`node_discovery`: the executor's node classes kept true from the cluster's nodes."""
+    if settings.node_discovery is None:
+        return None
+
+    def apply(classes: Mapping[str, NodeClass]) -> None:
+        executor.policy = dataclasses.replace(executor.policy, node_classes=dict(classes))
+
+    def observe(result: Refreshed, nodes: int) -> None:
+        for state in ("seen", "kept", "gone"):
+            metrics.node_classes.labels(state).set(len(getattr(result, state)))
+        metrics.cluster_nodes.labels("false").set(len(result.uncovered))
+        metrics.cluster_nodes.labels("true").set(nodes - len(result.uncovered))
+
+    refresher = NodeClassRefresher(
+        settings.node_classes, settings.node_discovery, apply, list_nodes, observe, clock
+    )
+    refresher.start()
+    return refresher

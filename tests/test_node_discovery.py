@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fakes.github import FakeGitHub
 from fakes.kubernetes import FakeKubernetes, pools
+from harness import BotUnderTest, new_repo_name, pipfile
+from test_push import push_and_settle
 
 from bot.config import load_settings
 
@@ -115,3 +118,54 @@ def test_against_a_configuration_names_are_kept_and_drift_and_vanished_classes_s
     assert classes["gpu-a100"]["node_selector"] == a100["node_selector"]  # the operators'
     assert "gpu-v100" in classes  # kept for the repositories that name it, and said
     assert discovered["lock"] == base["lock"]  # the rest of the configuration as it was
+
+
+async def test_a_deleted_pool_becomes_a_problem_for_the_repository_that_names_it(
+    cluster: FakeKubernetes, env: dict[str, str], github: FakeGitHub, tmp_path: Path
+) -> None:
+    base = yaml.safe_load((ROOT / "bot/data/default-config.yaml").read_text())
+    h100 = copy.deepcopy(base["node_classes"]["gpu-a100"])
+    h100["hardware"]["gpu_model"] = "NVIDIA H100"
+    h100["node_selector"] = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+    base["node_classes"]["gpu-h100"] = h100
+    base["node_classes"]["cpu-x86-64-v3"]["node_selector"] = {
+        "node.kubernetes.io/instance-type": "m6i.4xlarge"
+    }
+    kubeconfig = cluster.kubeconfig(tmp_path / "kubeconfig")
+    base["node_discovery"] = {"refresh": "1h", "grace": "0s", "kubeconfig": str(kubeconfig)}
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(base))
+    bot = await BotUnderTest.from_env({**env, "THOTH_BOT_CONFIG": str(config)}).start()
+    try:
+        refresher, executor = bot.bot.refresher, bot.bot.executor
+        assert refresher is not None and executor is not None
+        first = await refresher.run_once()
+        seen = executor.policy.node_classes["gpu-h100"]
+        cluster.nodes = [n for n in cluster.nodes if "h100" not in n["metadata"]["name"]]
+        second = await refresher.run_once(refresher.clock.now() + 1)  # the pool scaled to zero
+
+        repo, installation = new_repo_name("h100")
+        thoth_yaml = (
+            "host: thoth.example.com\nruntime_environments:\n"
+            "  - name: training\n    labels:\n      node_class: gpu-h100\n"
+        )
+        github.create_repo(
+            repo,
+            {"Pipfile": pipfile("flask"), ".thoth.yaml": thoth_yaml},
+            installation=installation,
+        )
+        await push_and_settle(bot, github, repo, installation, {"Pipfile": pipfile("torch")})
+        _, metrics = await bot.get("/metrics")
+    finally:
+        await bot.close()
+
+    assert (seen.cuda_driver_version, seen.compute_capability) == ("570.86.15", "9.0")
+    assert sorted(first.seen) == ["cpu-x86-64-v3", "gpu-a100", "gpu-h100"]
+    assert first.uncovered == []
+    assert second.gone == ["gpu-h100"] and "gpu-h100" not in executor.policy.node_classes
+    [issue] = github.issues(repo)
+    assert "asks for node class 'gpu-h100', which this cluster does not declare" in issue.body
+    assert "gpu-a100" in issue.body  # the classes there are
+    assert github.pulls(repo) == []
+    assert 'thoth_bot_node_classes{state="gone"} 1.0' in metrics
+    assert 'thoth_bot_cluster_nodes{covered="true"} 5.0' in metrics

@@ -167,7 +167,7 @@ def _spec(
             "cpu_family": node.cpu_family,
             "cpu_model": node.cpu_model,
             "cpu_flags": list(node.cpu_flags),
-            "gpu_model": _gpu_model(node.gpu_product),
+            "gpu_model": gpu_model_of(node.gpu_product),
         }
     }
     if node.gpu_product:
@@ -186,7 +186,7 @@ def _spec(
     return spec
 
 
-def _gpu_model(product: str | None) -> str | None:
+def gpu_model_of(product: str | None) -> str | None:
     """GFD's product label has dashes for spaces: "NVIDIA-A100-SXM4-40GB" is nvidia-smi's
     "NVIDIA A100-SXM4-40GB"."""
     if product is None:
