@@ -10,6 +10,7 @@ zero-width space before its slash. Reads pass through untouched.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -97,12 +98,21 @@ class Outgoing:
     async def comment_on_issue(self, repo: Repo, number: int, body: str) -> Comment:
         return await self._inner.comment_on_issue(repo, number, self._text(body))
 
-    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
-        description = redact(status.description)
-        await self._inner.set_status(
+    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> str:
+        return await self._inner.set_status(
             repo,
             sha,
-            CommitStatus(status.state, description, status.context, status.target_url),
+            dataclasses.replace(
+                status,
+                description=redact(status.description),
+                summary=self._text(status.summary) if status.summary else "",
+                annotations=tuple(
+                    dataclasses.replace(
+                        note, message=self._text(note.message), title=redact(note.title)
+                    )
+                    for note in status.annotations
+                ),
+            ),
         )
 
     async def create_issue(

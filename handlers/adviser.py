@@ -78,6 +78,7 @@ class Guidance:
     type: str  # "ERROR" | "WARNING" | "INFO"
     message: str
     link: str = ""
+    package: str = ""  # the package it is about, where it is about one (Thoth's package_name)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Guidance:
@@ -85,10 +86,12 @@ class Guidance:
             type=str(data.get("type") or "INFO").upper(),
             message=str(data.get("message") or ""),
             link=str(data.get("link") or ""),
+            package=str(data.get("package_name") or ""),
         )
 
     def to_dict(self) -> dict[str, str]:
-        return {"type": self.type, "message": self.message, "link": self.link}
+        found = {"type": self.type, "message": self.message, "link": self.link}
+        return {**found, "package_name": self.package} if self.package else found
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from handlers import render
+from handlers import annotations, render
 from handlers.forge import (
     Comment,
     CommitStatus,
@@ -145,12 +145,17 @@ async def report_failure(
     labels: Sequence[str],
 ) -> None:
     """A failed status on the commit and ONE open issue saying what to fix (SPEC §7.6)."""
+    body = render.failure_body(problems, branch=branch, sha=snapshot.sha, words=forge.words)
     await forge.set_status(
         repo,
         snapshot.sha,
-        CommitStatus(state="failure", description=render.status_description(problems)),
+        CommitStatus(
+            state="failure",
+            description=render.status_description(problems),
+            summary=render.unmarked(body),
+            annotations=annotations.of_problems(problems),
+        ),
     )
-    body = render.failure_body(problems, branch=branch, sha=snapshot.sha, words=forge.words)
     issue = failure_issue(snapshot)
     if issue is None:
         await forge.create_issue(repo, title=render.FAILURE_TITLE, body=body, labels=labels)

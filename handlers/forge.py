@@ -85,11 +85,33 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class Annotation:
+    """A note on one line of a file, shown where the forge can (GitHub's checks)."""
+
+    path: str
+    line: int
+    level: str  # "failure" | "warning" | "notice"
+    message: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class CommitStatus:
+    """The bot's report on a commit: one line and a state everywhere; where the forge has
+    room (GitHub's check runs), the Markdown `summary` and `annotations` on file lines too."""
+
     state: str  # "pending" | "success" | "failure" | "error"
     description: str
     context: str = "thoth-bot/advise"
     target_url: str | None = None
+    summary: str = ""
+    annotations: tuple[Annotation, ...] = ()
+    warnings: bool = False  # a success with warnings (a check run concludes "neutral")
+
+
+# How `Forge.set_status` showed a report.
+SHOWN_IN_FULL = "in full"  # summary and annotations too (a check run)
+SHOWN_AS_STATUS = "as a status"  # one line and a state
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,7 @@ class Words:
     reference_prefix: str  # "#" (GitHub: `#12`) | "!" (GitLab: `!12`)
     body_limit: int  # characters of an issue, merge request or comment body, with a margin
     who_may_command: str  # who may run `/thoth` commands, in the forge's terms
+    checks: bool = False  # it can show a report in full (GitHub's check runs), if allowed
 
     def reference(self, number: int) -> str:
         """A merge request's reference, which the forge renders as a link."""
@@ -205,8 +228,9 @@ class Forge(Protocol):
     async def comment_on_issue(self, repo: Repo, number: int, body: str) -> Comment:
         """Comment on issue `number` (GitLab numbers issues and merge requests apart)."""
 
-    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
-        """Set a commit status."""
+    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> str:
+        """Report on a commit; how it was shown (`SHOWN_IN_FULL`, `SHOWN_AS_STATUS`: where the
+        forge could show more, it was not allowed to)."""
 
     async def create_issue(
         self, repo: Repo, *, title: str, body: str, labels: Sequence[str]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from handlers import render
+from handlers import annotations, render
 from handlers.context import Context, lock_branch_name
 from handlers.ensure import ensure_comment
 from handlers.events import MergeRequestEvent
-from handlers.forge import CommitStatus, MergeRequest, Repo
+from handlers.forge import SHOWN_AS_STATUS, CommitStatus, MergeRequest, Repo
 from handlers.plan import LockPlan, Problems, relevant_path
 from handlers.proposal import Checkout, advise, read_checkout
 from handlers.repo_config import CONFIG_PATH, RepoConfig, RuntimeEnvironment
@@ -68,14 +68,44 @@ async def advise_merge_request(
             ctx, repo, head.config, head.files, environments, force=force, hooks=False
         )
     except Problems as failure:
-        await _sticky(ctx, repo, request, render.failure_comment(failure.problems, ctx.forge.words))
+        comment = render.failure_comment(failure.problems, ctx.forge.words)
+        await _sticky(ctx, repo, request, comment)
         description = render.status_description(failure.problems)
-        await forge.set_status(repo, sha, CommitStatus("failure", description))
+        report = CommitStatus(
+            "failure",
+            description,
+            summary=render.unmarked(comment),
+            annotations=annotations.of_problems(failure.problems),
+        )
+        await _report(ctx, repo, request, report)
         return f"Advising failed: {description}. The guidance comment says how to fix it."
-    await _sticky(ctx, repo, request, render.merge_request_guidance(plan, sha, ctx.forge.words))
+    guidance = render.merge_request_guidance(plan, sha, ctx.forge.words)
+    await _sticky(ctx, repo, request, guidance)
     summary = _summary(plan)
-    await forge.set_status(repo, sha, CommitStatus("success", summary))
+    report = CommitStatus(
+        "success",
+        summary,
+        summary=render.unmarked(guidance),
+        annotations=annotations.of_plan(plan, head.files),
+        warnings=any(g.type in ("WARNING", "ERROR") for lock in plan.locks for g in lock.guidance),
+    )
+    await _report(ctx, repo, request, report)
     return summary
+
+
+async def _report(ctx: Context, repo: Repo, request: MergeRequest, report: CommitStatus) -> None:
+    """The report on the head; where the forge could show it in full but was not allowed to
+    (a GitHub App without `checks: write`), said once in the merge request."""
+    shown = await ctx.forge.set_status(repo, request.head_sha, report)
+    if shown == SHOWN_AS_STATUS and ctx.forge.words.checks:
+        await ensure_comment(
+            ctx.forge,
+            repo,
+            request.number,
+            request.bot_comments,
+            render.CHECKS_MARKER,
+            render.checks_notice(ctx.forge.words),
+        )
 
 
 async def _preview(

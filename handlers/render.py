@@ -22,6 +22,7 @@ from handlers.plan import EnvironmentLock, LockPlan
 from handlers.problems import Problem
 
 GUIDANCE_MARKER = "<!-- thoth-bot:guidance -->"
+CHECKS_MARKER = "<!-- thoth-bot:checks-permission -->"
 LOCK_REQUEST_MARKER = "<!-- thoth-bot:lock-request -->"
 FAILURE_MARKER = "<!-- thoth-bot:failure -->"
 HUMAN_EDIT_MARKER = "<!-- thoth-bot:human-edit -->"
@@ -278,6 +279,21 @@ def failure_body(problems: Sequence[Problem], *, branch: str, sha: str, words: W
         f"to {code(branch)} locks successfully.",
     ]
     return fit("\n".join(lines) + "\n", words.body_limit)
+
+
+def unmarked(text: str) -> str:
+    """A comment's text without its hidden marker line (a check run's summary)."""
+    first, _, rest = text.partition("\n")
+    return rest.lstrip("\n") if first.startswith("<!-- thoth-bot:") else text
+
+
+def checks_notice(words: Words) -> str:
+    return (
+        f"{CHECKS_MARKER}\nthoth-bot reports on this {words.merge_request} with a commit "
+        "status. Granted `checks: write`, it would report in the Checks tab instead, with its "
+        "notes on the very lines of the Pipfile they are about; ask the App's owner to accept "
+        "the permission.\n"
+    )
 
 
 def failure_comment(problems: Sequence[Problem], words: Words) -> str:

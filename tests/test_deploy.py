@@ -500,6 +500,7 @@ def test_github_app_asks_for_the_least_it_needs():
         "contents": "write",
         "pull_requests": "write",
         "issues": "write",
+        "checks": "write",
         "statuses": "write",
         "metadata": "read",
     }

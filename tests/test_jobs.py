@@ -164,7 +164,7 @@ async def test_thoth_down_for_good_ends_in_one_failure_issue(
     [issue] = github.issues(repo)
     assert issue.title == FAILURE_TITLE
     assert "Pipfile" in issue.body and "503" in issue.body
-    assert [s["state"] for s in github.statuses(repo, push.after)] == ["failure"]
+    assert [s["state"] for s in github.reports(repo, push.after)] == ["failure"]
     assert github.pulls(repo) == []
 
 

@@ -59,7 +59,7 @@ async def deliver_pull(
 
 def advise_statuses(github: FakeGitHub, repo: str, sha: str) -> list[dict]:
     """Newest first, as GitHub lists them."""
-    return [s for s in github.statuses(repo, sha) if s["context"] == "thoth-bot/advise"]
+    return github.reports(repo, sha)  # its check run's states (or commit statuses)
 
 
 async def test_a_pull_request_changing_a_pipfile_gets_one_guidance_comment_and_a_status(

@@ -24,7 +24,7 @@ runtime_environments:
 
 
 def failure_status(github: FakeGitHub, repo: str, sha: str) -> dict:
-    statuses = [s for s in github.statuses(repo, sha) if s["context"] == "thoth-bot/advise"]
+    statuses = github.reports(repo, sha)  # its check run (SPEC §7.6: on GitHub, a check run)
     assert statuses, "no thoth-bot/advise status"
     return statuses[0]
 

@@ -342,7 +342,13 @@ async def test_a_failing_build_that_prints_its_environment_leaks_nothing_to_the_
     [issue] = github.issues(repo)
     assert "building it from source failed" in issue.body
     assert "```text" in issue.body  # the build's words, quoted as an excerpt
-    statuses = [s["description"] for s in github.statuses(repo, push.after)]
+    statuses = [s["description"] for s in github.reports(repo, push.after)]
+    statuses += [run["output"]["summary"] for run in github.check_runs(repo, push.after)]
+    statuses += [
+        note["message"]
+        for run in github.check_runs(repo, push.after)
+        for note in run["output"]["annotations"]
+    ]
     posted = [issue.body, issue.title, *statuses]
     posted += [c.body for c in github.comments(repo, issue.number)]
     assert_no_secret(posted, secrets_in_env)

@@ -15,12 +15,16 @@ from gidgethub.abc import GitHubAPI
 from bot.forge_errors import http_error
 from bot.github import queries
 from handlers.forge import (
+    SHOWN_AS_STATUS,
+    SHOWN_IN_FULL,
     Actor,
+    Annotation,
     BranchHead,
     BranchMoved,
     Comment,
     CommitStatus,
     FileContent,
+    Forbidden,
     ForgeError,
     Issue,
     MergeRequest,
@@ -35,6 +39,12 @@ from handlers.forge import (
 log = logging.getLogger(__name__)
 
 EXECUTABLE_MODE = 0o100755
+# The Checks API's limits: 50 annotations a request, 65,535 characters of summary, 64 KB a
+# message; titles are kept to one line.
+ANNOTATIONS = 50
+CHECK_TEXT_LIMIT = 65_535
+ANNOTATION_MESSAGE_LIMIT = 60_000
+CHECK_TITLE_LIMIT = 255
 T = TypeVar("T")
 
 
@@ -44,6 +54,7 @@ WORDS = Words(
     reference_prefix="#",
     body_limit=65_000,
     who_may_command="write access to this repository",
+    checks=True,
 )
 
 
@@ -59,6 +70,7 @@ class GitHubForge:
         # What this job's snapshots saw: commit -> tree, (repository, branch) -> exists.
         self._trees: dict[str, str] = {}
         self._branches: dict[tuple[str, str], bool] = {}
+        self._check_runs: dict[tuple[str, str, str], int] = {}  # (repo, sha, name): its id
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -370,7 +382,61 @@ class GitHubForge:
             )
         )
 
-    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
+    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> str:
+        """A check run named after the status context (branch protection rules name it),
+        created or updated in place; where the installation was not granted `checks: write`,
+        a commit status."""
+        try:
+            await self._check_run(repo, sha, status)
+            return SHOWN_IN_FULL
+        except Forbidden:
+            await self._commit_status(repo, sha, status)
+            return SHOWN_AS_STATUS
+
+    async def _check_run(self, repo: Repo, sha: str, status: CommitStatus) -> None:
+        key = (repo.full_name, sha, status.context)
+        known = self._check_runs.get(key)  # this job's own, from its first report
+        if known is None:
+            found = await self._call(
+                self._api.getitem(
+                    f"/repos/{repo.full_name}/commits/{sha}/check-runs",
+                    {"check_name": status.context, "filter": "latest"},
+                )
+            )
+            runs = [run for run in found.get("check_runs") or [] if run.get("head_sha") == sha]
+            known = runs[0]["id"] if runs else None
+        title = _one_line(status.description, CHECK_TITLE_LIMIT)
+        summary = _bounded(status.summary or status.description, CHECK_TEXT_LIMIT)
+        notes = [_annotation(note) for note in status.annotations]
+        data: dict[str, Any] = {
+            "name": status.context,
+            "head_sha": sha,
+            "output": {"title": title, "summary": summary, "annotations": notes[:ANNOTATIONS]},
+        }
+        if status.state == "pending":
+            data["status"] = "in_progress"
+        else:
+            data["status"] = "completed"
+            data["conclusion"] = _conclusion(status)
+        if status.target_url:
+            data["details_url"] = status.target_url
+        if known is not None:
+            url = f"/repos/{repo.full_name}/check-runs/{known}"
+            await self._call(self._api.patch(url, data=data))
+        else:
+            created = await self._call(
+                self._api.post(f"/repos/{repo.full_name}/check-runs", data=data)
+            )
+            known = created["id"]
+            url = f"/repos/{repo.full_name}/check-runs/{known}"
+        self._check_runs[key] = known
+        # GitHub takes 50 annotations a request, and adds up those of later updates.
+        for start in range(ANNOTATIONS, len(notes), ANNOTATIONS):
+            batch = notes[start : start + ANNOTATIONS]
+            output = {"title": title, "summary": summary, "annotations": batch}
+            await self._call(self._api.patch(url, data={"output": output}))
+
+    async def _commit_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
         data: dict[str, Any] = {
             "state": status.state,
             "description": _one_line(status.description, 140),
@@ -485,6 +551,29 @@ def _merge_request(pull: Mapping[str, Any], logins: set[str]) -> MergeRequest:
 
 def _rate_limited(error: gidgethub.HTTPException) -> bool:
     return int(error.status_code) == 403 and "rate limit" in str(error).lower()
+
+
+def _conclusion(status: CommitStatus) -> str:
+    if status.state == "success":
+        return "neutral" if status.warnings else "success"
+    return "failure"
+
+
+def _annotation(note: Annotation) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "path": note.path,
+        "start_line": note.line,
+        "end_line": note.line,
+        "annotation_level": note.level,
+        "message": _bounded(note.message, ANNOTATION_MESSAGE_LIMIT),
+    }
+    if note.title:
+        found["title"] = _one_line(note.title, CHECK_TITLE_LIMIT)
+    return found
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -18,6 +18,7 @@ import gitlab
 
 from bot.gitlab.client import GitLabClient
 from handlers.forge import (
+    SHOWN_AS_STATUS,
     Actor,
     AlreadyExists,
     BranchHead,
@@ -388,7 +389,7 @@ class GitLabForge:
         except (Refused, NotFound, AlreadyExists):  # already awarded (a retried job)
             pass
 
-    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
+    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> str:
         data = {
             "state": STATUS_STATES[status.state],
             "name": status.context,
@@ -403,6 +404,7 @@ class GitLabForge:
             # GitLab refuses to move a status into the state it is already in.
             if "transition" not in str(error):
                 raise
+        return SHOWN_AS_STATUS  # no checks API: the note carries the rest
 
     async def create_issue(
         self, repo: Repo, *, title: str, body: str, labels: Sequence[str]

@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from fakes.git import Content, GitStore
 from handlers.forge import (
+    SHOWN_IN_FULL,
     Actor,
     BranchHead,
     BranchMoved,
@@ -283,9 +284,10 @@ class FakeForge:
         issue.comments.append(said)
         return Comment(said.id, body)
 
-    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
+    async def set_status(self, repo: Repo, sha: str, status: CommitStatus) -> str:
         statuses = self._project(repo.full_name).statuses.setdefault(sha, {})
         statuses[status.context] = status
+        return SHOWN_IN_FULL
 
     async def create_issue(
         self, repo: Repo, *, title: str, body: str, labels: Sequence[str]

@@ -43,6 +43,11 @@ from fakes.server import ThreadedServer
 
 MAX_BODY = 65536  # GitHub's limit on issue, pull request and comment bodies
 MAX_STATUS_DESCRIPTION = 140
+ANNOTATION_FIELDS = {"path", "start_line", "end_line", "annotation_level", "message"}
+CHECK_CONCLUSIONS = (
+    "action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale",
+    "timed_out",
+)  # fmt: skip
 FILE_MODES = {"100644", "100755", "040000", "160000", "120000"}
 
 
@@ -89,6 +94,7 @@ class Repo(GitStore):
     fork_of: str | None = None
     issues: dict[int, Issue] = field(default_factory=dict)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)  # id: the check run
     labels: set[str] = field(default_factory=set)
     permissions: dict[str, str] = field(default_factory=dict)  # login: admin|maintain|write|...
 
@@ -158,6 +164,10 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         # GitHub's secondary limits on content-creating requests, per token, as its docs give
         # them ((80, 60.0), (500, 3600.0): 80 a minute, 500 an hour), on `clock`; off: ().
         self.content_limits: tuple[tuple[int, float], ...] = ()
+        # Installations that were not granted `checks: write` (their check runs are refused).
+        self.without_checks: set[int] = set()
+        # Each request to the Checks API: (method, number of annotations it carried).
+        self.check_requests: list[tuple[str, int]] = []
         self.clock: Callable[[], float] = time.monotonic
         self.secondary_limit_errors = 0
         self._content_times: dict[str, collections.deque[float]] = {}
@@ -556,6 +566,9 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
             ("PATCH", repo + r"/issues/comments/(?P<id>\d+)", self._patch_comment),
             ("POST", repo + r"/issues/comments/(?P<id>\d+)/reactions", self._post_reaction),
             ("POST", repo + r"/statuses/(?P<sha>\w+)", self._post_status),
+            ("POST", repo + r"/check-runs", self._post_check_run),
+            ("PATCH", repo + r"/check-runs/(?P<id>\d+)", self._patch_check_run),
+            ("GET", repo + r"/commits/(?P<ref>[^/]+)/check-runs", self._get_check_runs),
             ("GET", repo + r"/commits/(?P<ref>[^/]+)/statuses", self._get_statuses),
             ("GET", repo + r"/collaborators/(?P<user>[^/]+)/permission", self._get_permission),
         ]
@@ -1189,6 +1202,165 @@ class FakeGitHub(ThreadedServer, GraphQLMixin):
         if status == 201:
             comment.reactions.append(reaction)
         return status, {"id": next(self._ids), "content": content, "user": self._user(reaction[0])}
+
+    # ---- the Checks API, validated as GitHub documents it --------------------------------
+
+    def reports(self, full_name: str, sha: str, context: str = "thoth-bot/advise") -> list[dict]:
+        """The bot's reports on a commit, newest first, as {state, description, context,
+        via}: each state a check run went through ("in_progress" is "pending"; "success" and
+        "neutral" are "success"), and each commit status."""
+        repo = self.repos[full_name]
+        found = [
+            {**step, "context": run["name"], "via": "check_run"}
+            for run in repo.check_runs.values()
+            if run["head_sha"] == sha and run["name"] == context
+            for step in run["history"]
+        ]
+        found += [
+            {**status, "via": "status", "order": -index}
+            for index, status in enumerate(repo.statuses.get(sha, []))
+            if status["context"] == context
+        ]
+        return sorted(found, key=lambda report: report["order"], reverse=True)
+
+    def check_runs(self, full_name: str, sha: str) -> list[dict[str, Any]]:
+        """The check runs of a commit, oldest first."""
+        return [run for run in self.repos[full_name].check_runs.values() if run["head_sha"] == sha]
+
+    def _checks_allowed(self, req: Request) -> None:
+        if req.installation in self.without_checks:
+            raise HTTPError(403, "Resource not accessible by integration")
+
+    def _post_check_run(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        self._checks_allowed(req)
+        body = req.json or {}
+        if not body.get("name") or not body.get("head_sha"):
+            raise HTTPError(422, 'Invalid request.\n\n"name" and "head_sha" are required.')
+        if body["head_sha"] not in repo.commits:
+            raise HTTPError(422, "No commit found for SHA: " + body["head_sha"])
+        run = {
+            "id": next(self._ids),
+            "name": body["name"],
+            "head_sha": body["head_sha"],
+            "status": "queued",
+            "conclusion": None,
+            "output": {"title": None, "summary": None, "text": None, "annotations": []},
+            "actions": [],
+            "app": {"slug": self.slug},
+            "history": [],
+        }
+        self._record_check_request("POST", body)
+        self._update_check_run(run, body)
+        repo.check_runs[run["id"]] = run
+        return 201, self._check_run_json(run)
+
+    def _patch_check_run(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        self._checks_allowed(req)
+        run = repo.check_runs.get(int(req.match["id"]))
+        if run is None:
+            raise HTTPError(404, "Not Found")
+        self._record_check_request("PATCH", req.json or {})
+        self._update_check_run(run, req.json or {})
+        return 200, self._check_run_json(run)
+
+    def _get_check_runs(self, req: Request) -> tuple[int, Any]:
+        repo = self._repo(req)
+        self._checks_allowed(req)
+        sha = repo.resolve(req.match["ref"]) or req.match["ref"]
+        runs = [
+            self._check_run_json(run)
+            for run in repo.check_runs.values()
+            if run["head_sha"] == sha
+            and ("check_name" not in req.query or run["name"] == req.query["check_name"])
+        ]
+        return 200, {"total_count": len(runs), "check_runs": runs}
+
+    def _record_check_request(self, method: str, body: Mapping[str, Any]) -> None:
+        with self._lock:
+            annotations = (body.get("output") or {}).get("annotations") or []
+            self.check_requests.append((method, len(annotations)))
+
+    def _update_check_run(self, run: dict[str, Any], body: Mapping[str, Any]) -> None:
+        output = body.get("output")
+        annotations = (output or {}).get("annotations") or []
+        status = body.get("status", "completed" if body.get("conclusion") else run["status"])
+        if status not in ("queued", "in_progress", "completed"):
+            raise HTTPError(422, "Invalid request.\n\nstatus is not a valid value.")
+        conclusion = body.get("conclusion")
+        if conclusion is not None and conclusion not in CHECK_CONCLUSIONS:
+            raise HTTPError(422, f"Invalid request.\n\n{conclusion!r} is not a conclusion.")
+        if status == "completed" and not (conclusion or run["conclusion"]):
+            raise HTTPError(422, "Invalid request.\n\nconclusion is required when completed.")
+        if output is not None:
+            if not output.get("title") or not output.get("summary"):
+                raise HTTPError(422, "Invalid request.\n\noutput needs a title and a summary.")
+            if len(output["summary"]) > 65535 or len(output.get("text") or "") > 65535:
+                raise HTTPError(422, "Invalid request.\n\nsummary or text over 65535 characters.")
+            if len(annotations) > 50:
+                raise HTTPError(422, "Invalid request.\n\nNo more than 50 annotations a request.")
+            for note in annotations:
+                missing = ANNOTATION_FIELDS - set(note)
+                if missing or note["annotation_level"] not in ("notice", "warning", "failure"):
+                    raise HTTPError(422, f"Invalid request.\n\nannotation {note!r} is invalid.")
+                if len(note["message"]) > 64 * 1024:
+                    raise HTTPError(422, "Invalid request.\n\nannotation message over 64 KB.")
+        actions = body.get("actions")
+        if actions is not None:
+            if len(actions) > 3:
+                raise HTTPError(422, "Invalid request.\n\nNo more than 3 actions.")
+            for action in actions:
+                if (
+                    len(action.get("label", "")) > 20
+                    or len(action.get("identifier", "")) > 20
+                    or len(action.get("description", "")) > 40
+                    or not all(action.get(k) for k in ("label", "identifier", "description"))
+                ):
+                    raise HTTPError(422, f"Invalid request.\n\naction {action!r} is invalid.")
+            run["actions"] = list(actions)
+        run["status"] = status
+        if conclusion is not None:
+            run["conclusion"] = conclusion
+        state = (
+            "pending"
+            if status != "completed"
+            else "success"
+            if run["conclusion"] in ("success", "neutral")
+            else "failure"
+        )
+        title = (output or {}).get("title") or run["output"]["title"]
+        if (
+            not run["history"]
+            or run["history"][-1]["description"] != title
+            or (run["history"][-1]["state"] != state)
+        ):
+            run["history"].append({"state": state, "description": title, "order": next(self._ids)})
+        if output is not None:
+            kept = run["output"]["annotations"]
+            run["output"] = {
+                "title": output["title"],
+                "summary": output["summary"],
+                "text": output.get("text"),
+                "annotations": kept + list(annotations),  # GitHub adds them up
+            }
+
+    def _check_run_json(self, run: dict[str, Any]) -> dict[str, Any]:
+        output = run["output"]
+        return {
+            "id": run["id"],
+            "name": run["name"],
+            "head_sha": run["head_sha"],
+            "status": run["status"],
+            "conclusion": run["conclusion"],
+            "output": {
+                "title": output["title"],
+                "summary": output["summary"],
+                "text": output["text"],
+                "annotations_count": len(output["annotations"]),
+            },
+            "app": run["app"],
+        }
 
     def _post_status(self, req: Request) -> tuple[int, Any]:
         repo = self._repo(req)

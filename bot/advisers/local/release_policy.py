@@ -229,6 +229,7 @@ class Vetting:
                         f"{name} {version} has a known vulnerability, {advisory.title}"
                         f"{summary} ({remedy}).",
                         advisory.link,
+                        package=name,
                     )
                 )
         return said

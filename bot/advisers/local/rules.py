@@ -12,6 +12,7 @@ Messages may name the node class's fields: {node_class}, {gpu_model}, {cuda_vers
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -221,7 +222,8 @@ def prescribe(
             indexes.append(rule.index)
         said = rule.say(node_class, python_version)
         if said is not None:
-            guidance.append(said)
+            about = [p for p in rule.when.get("packages") or () if canonicalize_name(p) in names]
+            guidance.append(dataclasses.replace(said, package=about[0]) if about else said)
     return Prescription(
         tuple(constraints), tuple(indexes), tuple(guidance), tuple(applied), tuple(extras)
     )
