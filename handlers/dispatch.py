@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from handlers.check_actions import on_check, wants_check
 from handlers.comments import on_comment, wants_comment
 from handlers.context import Context
 from handlers.events import (
+    CheckEvent,
     CommentEvent,
     Event,
     MaintainEvent,
@@ -69,6 +71,7 @@ REACTIONS = (
         lambda event: f"onboard:{event.full_name}",
         lambda event: event.full_name,
     ),
+    Reaction("check", CheckEvent, wants_check, on_check, lambda _: None, _repository),
     Reaction(
         "maintain",
         MaintainEvent,

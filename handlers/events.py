@@ -76,7 +76,21 @@ class MaintainEvent:
     advisories: tuple[str, ...] = ()
 
 
-Event = PushEvent | MergeRequestEvent | CommentEvent | OnboardEvent | MaintainEvent
+@dataclass(frozen=True)
+class CheckEvent:
+    """A button of the bot's report on a commit was pressed: "rerun" (GitHub's "Re-run" of
+    its check run or check suite), or one of its actions ("lock", "advise-force")."""
+
+    repo: Repo
+    head_sha: str
+    number: int | None  # the merge request whose head it is, where there is one
+    action: str
+    sender: Actor
+
+
+Event = (
+    PushEvent | MergeRequestEvent | CommentEvent | OnboardEvent | MaintainEvent | CheckEvent
+)
 
 
 def coalesce(events: list[Event]) -> Event:

@@ -96,6 +96,15 @@ class Annotation:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A button on the report (GitHub's check run actions)."""
+
+    identifier: str
+    label: str
+    description: str
+
+
+@dataclass(frozen=True)
 class CommitStatus:
     """The bot's report on a commit: one line and a state everywhere; where the forge has
     room (GitHub's check runs), the Markdown `summary` and `annotations` on file lines too."""
@@ -107,6 +116,7 @@ class CommitStatus:
     summary: str = ""
     annotations: tuple[Annotation, ...] = ()
     warnings: bool = False  # a success with warnings (a check run concludes "neutral")
+    actions: tuple[Action, ...] = ()
 
 
 # How `Forge.set_status` showed a report.

@@ -7,9 +7,11 @@ head commit. Nothing is ever pushed here: forks are advised read-only.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from handlers import annotations, render
+from handlers.actions import ACTIONS
 from handlers.context import Context, lock_branch_name
 from handlers.ensure import ensure_comment
 from handlers.events import MergeRequestEvent
@@ -96,6 +98,7 @@ async def advise_merge_request(
 async def _report(ctx: Context, repo: Repo, request: MergeRequest, report: CommitStatus) -> None:
     """The report on the head; where the forge could show it in full but was not allowed to
     (a GitHub App without `checks: write`), said once in the merge request."""
+    report = dataclasses.replace(report, actions=ACTIONS)
     shown = await ctx.forge.set_status(repo, request.head_sha, report)
     if shown == SHOWN_AS_STATUS and ctx.forge.words.checks:
         await ensure_comment(

@@ -218,3 +218,64 @@ def _listed(full_name: str) -> dict[str, Any]:
         "full_name": full_name,
         "private": False,
     }
+
+
+def check_run(
+    full_name: str,
+    *,
+    action: str,
+    head_sha: str,
+    pull: tuple[int, str] | None,
+    installation_id: int,
+    sender: str,
+    identifier: str | None = None,
+    name: str = "thoth-bot/advise",
+) -> dict[str, Any]:
+    """A `check_run` delivery (`rerequested`, or `requested_action` with `identifier`) about
+    the bot's check run on `head_sha`, of pull request `pull` = (number, head branch)."""
+    fixture_name = "requested_action" if action == "requested_action" else "rerequested"
+    payload = fixture(f"check_run/{fixture_name}.payload.json")
+    run = payload["check_run"]
+    run.update(name=name, head_sha=head_sha)
+    run["pull_requests"] = [_pull_ref(full_name, pull, head_sha)] if pull else []
+    run["check_suite"]["head_sha"] = head_sha
+    run["check_suite"]["head_branch"] = pull[1] if pull else "main"
+    payload["action"] = action
+    if identifier is not None:
+        payload["requested_action"] = {"identifier": identifier}
+    return _from(payload, full_name, installation_id, sender)
+
+
+def check_suite(
+    full_name: str,
+    *,
+    head_sha: str,
+    pull: tuple[int, str] | None,
+    installation_id: int,
+    sender: str,
+) -> dict[str, Any]:
+    """A `check_suite` `rerequested` delivery for `head_sha`."""
+    payload = fixture("check_suite/rerequested.payload.json")
+    suite = payload["check_suite"]
+    suite.update(head_sha=head_sha, head_branch=pull[1] if pull else "main")
+    suite["pull_requests"] = [_pull_ref(full_name, pull, head_sha)] if pull else []
+    return _from(payload, full_name, installation_id, sender)
+
+
+def _pull_ref(full_name: str, pull: tuple[int, str], head_sha: str) -> dict[str, Any]:
+    number, branch = pull
+    return {
+        "url": f"https://api.github.com/repos/{full_name}/pulls/{number}",
+        "id": number,
+        "number": number,
+        "head": {"ref": branch, "sha": head_sha, "repo": {"name": full_name.split("/")[1]}},
+        "base": {"ref": "main", "sha": NULL_SHA, "repo": {"name": full_name.split("/")[1]}},
+    }
+
+
+def _from(payload: dict[str, Any], full_name: str, installation_id: int, sender: str) -> dict:
+    payload["repository"] = repository(full_name)
+    payload["installation"] = {"id": installation_id, "node_id": "MDIz"}
+    payload["sender"] = {**payload["sender"], "login": sender, "type": "User"}
+    payload.pop("organization", None)
+    return payload

@@ -505,7 +505,7 @@ def test_github_app_asks_for_the_least_it_needs():
         "metadata": "read",
     }
     events = manifest["default_events"]
-    assert sorted(events) == ["issue_comment", "pull_request", "push"]
+    assert sorted(events) == ["check_run", "check_suite", "issue_comment", "pull_request", "push"]
     assert manifest["hook_attributes"]["url"].endswith("/webhooks/github")
     assert manifest["hook_attributes"]["active"] is True
     assert manifest["public"] is False

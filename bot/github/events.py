@@ -10,8 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.events import CommentEvent, Event, MergeRequestEvent, OnboardEvent, PushEvent
-from handlers.forge import Actor, Repo
+from handlers.events import (
+    CheckEvent,
+    CommentEvent,
+    Event,
+    MergeRequestEvent,
+    OnboardEvent,
+    PushEvent,
+)
+from handlers.forge import Actor, CommitStatus, Repo
 
 # GitHub lists at most this many commits in a push delivery; beyond, ask the compare API.
 MAX_LISTED_COMMITS = 2048
@@ -152,8 +159,43 @@ def _onboard(payload: Mapping[str, Any]) -> OnboardEvent:
     return OnboardEvent(full_name=payload["repository"]["full_name"])
 
 
+def _check_run(payload: Mapping[str, Any]) -> CheckEvent | None:
+    """ "Re-run" or an action of the bot's own check run (`thoth-bot/advise`)."""
+    run = payload["check_run"]
+    if run.get("name") != CommitStatus.context:
+        return None
+    if payload["action"] == "rerequested":
+        action = "rerun"
+    elif payload["action"] == "requested_action":
+        action = str((payload.get("requested_action") or {}).get("identifier") or "")
+    else:
+        return None
+    return _check(payload, run["head_sha"], run.get("pull_requests") or [], action)
+
+
+def _check_suite(payload: Mapping[str, Any]) -> CheckEvent | None:
+    """ "Re-run" of a check suite (the bot's run in it is advised again)."""
+    if payload["action"] != "rerequested":
+        return None
+    suite = payload["check_suite"]
+    return _check(payload, suite["head_sha"], suite.get("pull_requests") or [], "rerun")
+
+
+def _check(payload: Mapping[str, Any], head_sha: str, pulls: list, action: str) -> CheckEvent:
+    numbers = [int(pull["number"]) for pull in pulls if pull.get("head", {}).get("sha") == head_sha]
+    return CheckEvent(
+        repo=repo(payload["repository"]),
+        head_sha=head_sha,
+        number=numbers[0] if numbers else None,
+        action=action,
+        sender=actor(payload.get("sender")),
+    )
+
+
 _PARSERS = {
     "push": _push,
+    "check_run": _check_run,
+    "check_suite": _check_suite,
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "installation": _installation,

@@ -420,6 +420,11 @@ class GitHubForge:
             data["conclusion"] = _conclusion(status)
         if status.target_url:
             data["details_url"] = status.target_url
+        if status.actions:
+            data["actions"] = [
+                {"label": a.label, "description": a.description, "identifier": a.identifier}
+                for a in status.actions
+            ]
         if known is not None:
             url = f"/repos/{repo.full_name}/check-runs/{known}"
             await self._call(self._api.patch(url, data=data))

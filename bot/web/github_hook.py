@@ -27,7 +27,16 @@ log = logging.getLogger(__name__)
 # Events worth their own label in the metrics (the header comes before the signature is checked:
 # anything else is "other", so that strangers cannot mint label values).
 EVENTS = frozenset(
-    {"push", "pull_request", "issue_comment", "installation", "installation_repositories", "ping"}
+    {
+        "push",
+        "pull_request",
+        "issue_comment",
+        "installation",
+        "installation_repositories",
+        "check_run",
+        "check_suite",
+        "ping",
+    }
 )
 
 
@@ -83,7 +92,6 @@ async def _receive(request: web.Request, bot: Bot) -> tuple[str, web.Response]:
     if not added:
         return "duplicate", reply(200, "already received")
     return "accepted", reply(202, "queued", delivery=delivery_id, job=delivery.key)
-
 
 
 def decode_body(content_type: str, body: bytes) -> dict | None:
