@@ -14,7 +14,7 @@ from handlers.ensure import report_failure, resolve_failure
 from handlers.events import MaintainEvent
 from handlers.forge import NotFound
 from handlers.plan import Problems
-from handlers.proposal import read_branch, read_checkout, update_lock_request
+from handlers.proposal import read_branch, read_checkout, report_proposal, update_lock_request
 from handlers.served import locked_versions
 
 
@@ -40,6 +40,7 @@ async def on_maintain(event: MaintainEvent, ctx: Context) -> None:
             ctx.log.info("%s has no Pipfile: nothing to maintain", repo.full_name)
             return
         result = await update_lock_request(ctx, snapshot, base, present, force=True)
+        await report_proposal(ctx, base, result)
         ctx.log.info("maintained %s (%s): %s", repo.full_name, event.reason, result.outcome)
     except Problems as failure:
         await report_failure(

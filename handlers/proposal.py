@@ -11,10 +11,10 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from handlers import render
+from handlers import annotations, render
 from handlers.context import Context, lock_branch_name
 from handlers.ensure import ensure_comment, ensure_lock_request
-from handlers.forge import FileContent, MergeRequest, Repo, Snapshot
+from handlers.forge import CommitStatus, FileContent, MergeRequest, Repo, Snapshot
 from handlers.pipfile import parse_pipfile
 from handlers.pipfile_lock import parse_lock
 from handlers.plan import LockPlan, paths_to_read, plan_locks, read_config
@@ -42,6 +42,33 @@ class Checkout:
 class Result:
     outcome: str
     merge_request: MergeRequest | None = None
+    plan: LockPlan | None = None  # what the merge request proposes, when it was written
+
+
+async def report_proposal(ctx: Context, base: Checkout, result: Result) -> None:
+    """The report on the branch's head when its merge request was opened or changed: the
+    guidance and the notes on its Pipfiles (GitHub: the head's check run)."""
+    if result.plan is None or result.outcome not in (OPENED, UPDATED):
+        return
+    plan = result.plan
+    where = (
+        f"Proposed in {ctx.forge.words.reference(result.merge_request.number)}"
+        if result.merge_request is not None
+        else "Proposed"
+    )
+    await ctx.forge.set_status(
+        base.repo,
+        base.sha,
+        CommitStatus(
+            "success",
+            f"{where}: " + ", ".join(lock.environment.name for lock in plan.locks),
+            summary=render.proposal_summary(plan, ctx.forge.words),
+            annotations=annotations.of_plan(plan, base.files),
+            warnings=any(
+                g.type in ("WARNING", "ERROR") for lock in plan.locks for g in lock.guidance
+            ),
+        ),
+    )
 
 
 async def read_branch(ctx: Context, repo: Repo, branch: str) -> Snapshot:
@@ -150,7 +177,7 @@ async def update_lock_request(
         labels=labels,
     )
     outcome = OPENED if request is None else UPDATED if changed else UNCHANGED
-    return Result(outcome, merge_request)
+    return Result(outcome, merge_request, plan)
 
 
 async def _carry_over(

@@ -6,7 +6,13 @@ from handlers.context import Context
 from handlers.ensure import report_failure, resolve_failure
 from handlers.events import PushEvent
 from handlers.plan import Problems, relevant_path
-from handlers.proposal import Checkout, read_branch, read_checkout, update_lock_request
+from handlers.proposal import (
+    Checkout,
+    read_branch,
+    read_checkout,
+    report_proposal,
+    update_lock_request,
+)
 from handlers.repo_config import CONFIG_PATH, RuntimeEnvironment
 from handlers.served import locked_versions
 
@@ -37,7 +43,8 @@ async def on_push(event: PushEvent, ctx: Context) -> None:
         if not affected:
             ctx.log.info("push to %s changes no runtime environment's Pipfile", repo.full_name)
             return
-        await update_lock_request(ctx, snapshot, base, affected)
+        result = await update_lock_request(ctx, snapshot, base, affected)
+        await report_proposal(ctx, base, result)
     except Problems as failure:
         await report_failure(
             ctx.forge,

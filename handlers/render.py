@@ -241,6 +241,21 @@ def merge_request_guidance(plan: LockPlan, sha: str, words: Words) -> str:
     return fit("\n\n".join(parts) + "\n", words.body_limit)
 
 
+def proposal_summary(plan: LockPlan, words: Words) -> str:
+    """A branch's report when its merge request was opened or changed: per environment, what
+    its lock becomes and the guidance."""
+    parts = ["## Thoth guidance"]
+    if plan.notes:
+        parts.append(_entries(plan.notes))
+    for lock in plan.locks:
+        parts.append(
+            _environment_section(lock)
+            + "\n\n"
+            + (_entries(lock.guidance) or "No guidance for this stack.")
+        )
+    return fit("\n\n".join(parts) + "\n", words.body_limit)
+
+
 def type_preview(plan: LockPlan, sha: str, recommendation_type: str, words: Words) -> str:
     """What `/thoth advise --type T` answers: per environment, the lock type T would make and
     its guidance; the repository's configuration, the guidance comment and the status stay."""

@@ -13,6 +13,7 @@ import pytest
 from fakes.github import FakeGitHub
 from harness import APP_ID, BotUnderTest, app_keys, new_repo_name, pipfile
 from test_pull_requests import deliver_pull, open_pull
+from test_push import push_and_settle
 
 from bot.github.auth import GitHubAppAuth
 from bot.github.forge import GitHubForge
@@ -132,3 +133,21 @@ async def test_without_checks_write_a_status_and_one_notice(
     assert states[0] == "success" and "pending" in states
     notices = [c for c in github.comments(repo, pull.number) if CHECKS_NOTICE in c.body]
     assert len(notices) == 1 and "`checks: write`" in notices[0].body
+
+
+async def test_a_push_that_opens_the_pull_request_reports_on_the_default_branch_head(
+    bot: BotUnderTest, github: FakeGitHub
+) -> None:
+    repo, installation = new_repo_name("checks")
+    github.create_repo(repo, {"Pipfile": pipfile("flask")}, installation=installation)
+
+    push = await push_and_settle(
+        bot, github, repo, installation, {"Pipfile": pipfile("flask", "six")}
+    )
+
+    [pull] = github.pulls(repo)
+    run = advise_run(github, repo, push.after)
+    assert (run["status"], run["conclusion"]) == ("completed", "success")
+    assert run["output"]["title"] == f"Proposed in #{pull.number}: cpu-x86-64-v3"
+    assert "| six | default | — |" in run["output"]["summary"]
+    assert run["actions"] == []  # the buttons are for pull requests
