@@ -109,7 +109,8 @@ class CommitStatus:
     """The bot's report on a commit: one line and a state everywhere; where the forge has
     room (GitHub's check runs), the Markdown `summary` and `annotations` on file lines too."""
 
-    state: str  # "pending" | "success" | "failure" | "error"
+    # "pending" | "success" | "failure" | "error" | "action_required" (a person must choose)
+    state: str
     description: str
     context: str = "thoth-bot/advise"
     target_url: str | None = None

@@ -48,9 +48,22 @@ class Result:
 async def report_proposal(ctx: Context, base: Checkout, result: Result) -> None:
     """The report on the branch's head when its merge request was opened or changed: the
     guidance and the notes on its Pipfiles (GitHub: the head's check run)."""
-    if result.plan is None or result.outcome not in (OPENED, UPDATED):
+    if result.plan is None or result.outcome not in (OPENED, UPDATED, HUMAN_EDITED):
         return
     plan = result.plan
+    if result.outcome == HUMAN_EDITED and result.merge_request is not None:
+        reference = ctx.forge.words.reference(result.merge_request.number)
+        await ctx.forge.set_status(
+            base.repo,
+            base.sha,
+            CommitStatus(
+                "action_required",
+                f"Someone's commits are on thoth-bot's branch: `/thoth refresh` on {reference} "
+                "rebuilds it",
+                summary=render.proposal_summary(plan, ctx.forge.words),
+            ),
+        )
+        return
     where = (
         f"Proposed in {ctx.forge.words.reference(result.merge_request.number)}"
         if result.merge_request is not None
@@ -165,7 +178,7 @@ async def update_lock_request(
             render.HUMAN_EDIT_MARKER,
             render.human_edit_comment(lock_branch_name(branch), ctx.forge.words),
         )
-        return Result(HUMAN_EDITED, request)
+        return Result(HUMAN_EDITED, request, plan)
     labels = base.config.labels if base.config.labels is not None else ctx.policy.labels
     merge_request, changed = await ensure_lock_request(
         ctx.forge,

@@ -41,6 +41,9 @@ async def test_a_human_commit_on_the_bots_branch_is_not_overwritten() -> None:
     assert project.git.refs[f"heads/{LOCK}"] == human
     notices = [c for c in project.requests[number].comments if HUMAN_EDIT_MARKER in c.body]
     assert len(notices) == 1 and "`/thoth refresh`" in notices[0].body
+    # A person must choose: the report on main's head says so (GitHub: action_required).
+    report = project.statuses[project.git.refs["heads/main"]]["thoth-bot/advise"]
+    assert report.state == "action_required" and "`/thoth refresh` on #" in report.description
 
     event = commented(forge, repo, number, "/thoth refresh", MAINTAINER)
     await dispatch.handle(event, context(forge, adviser))

@@ -443,7 +443,8 @@ class GitHubForge:
 
     async def _commit_status(self, repo: Repo, sha: str, status: CommitStatus) -> None:
         data: dict[str, Any] = {
-            "state": status.state,
+            # A status has no "a person must choose": not a success, then.
+            "state": "failure" if status.state == "action_required" else status.state,
             "description": _one_line(status.description, 140),
             "context": status.context,
         }
@@ -561,6 +562,8 @@ def _rate_limited(error: gidgethub.HTTPException) -> bool:
 def _conclusion(status: CommitStatus) -> str:
     if status.state == "success":
         return "neutral" if status.warnings else "success"
+    if status.state == "action_required":
+        return "action_required"
     return "failure"
 
 

@@ -39,7 +39,13 @@ from handlers.forge import (
 # GitLab access levels -> the roles handlers know (SPEC §7.3: Developer, 30, or above may run
 # commands, like GitHub's write).
 ROLES = ((50, "admin"), (40, "maintain"), (30, "write"), (20, "triage"), (5, "read"))
-STATUS_STATES = {"pending": "pending", "success": "success", "failure": "failed", "error": "failed"}
+STATUS_STATES = {
+    "pending": "pending",
+    "success": "success",
+    "failure": "failed",
+    "error": "failed",
+    "action_required": "failed",  # no such state: not a success, then
+}
 MAX_STATUS_DESCRIPTION = 255
 
 

@@ -592,6 +592,7 @@ async def _built_from_source(
             f"{pin.name} {pin.version} has no wheel for {where}: the s2i build will compile it "
             "from source, which needs a compiler and its build dependencies in the builder "
             "image, and time.",
+            package=pin.name,
         )
         if compiles.get(key, True)
         else Guidance(
