@@ -39,6 +39,7 @@ from handlers.forge import (
 log = logging.getLogger(__name__)
 
 EXECUTABLE_MODE = 0o100755
+ADVISE_CHECK = CommitStatus.context  # "thoth-bot/advise", the name the snapshot asks for
 # The Checks API's limits: 50 annotations a request, 65,535 characters of summary, 64 KB a
 # message; titles are kept to one line.
 ANNOTATIONS = 50
@@ -70,7 +71,8 @@ class GitHubForge:
         # What this job's snapshots saw: commit -> tree, (repository, branch) -> exists.
         self._trees: dict[str, str] = {}
         self._branches: dict[tuple[str, str], bool] = {}
-        self._check_runs: dict[tuple[str, str, str], int] = {}  # (repo, sha, name): its id
+        # (repo, sha, name): its check run's id, None: none yet (what this job saw).
+        self._check_runs: dict[tuple[str, str, str], int | None] = {}
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -108,6 +110,14 @@ class GitHubForge:
         logins = await self.bot_logins()
         lock = _branch_head((repository.get("lockBranch") or {}).get("target"))
         self._trees[head["oid"]] = head["tree"]["oid"]
+        # The head's own report, if it has one: updated in place, found without another call.
+        runs = [
+            run["databaseId"]
+            for suite in (head.get("checkSuites") or {}).get("nodes") or []
+            for run in ((suite or {}).get("checkRuns") or {}).get("nodes") or []
+            if run and run.get("databaseId")
+        ]
+        self._check_runs[(repo.full_name, head["oid"], ADVISE_CHECK)] = runs[0] if runs else None
         self._branches[(repo.full_name, branch)] = True
         self._branches[(repo.full_name, lock_branch)] = lock is not None
         return Snapshot(
@@ -395,8 +405,8 @@ class GitHubForge:
 
     async def _check_run(self, repo: Repo, sha: str, status: CommitStatus) -> None:
         key = (repo.full_name, sha, status.context)
-        known = self._check_runs.get(key)  # this job's own, from its first report
-        if known is None:
+        known = self._check_runs.get(key)  # from this job's snapshot, or its first report
+        if key not in self._check_runs:
             found = await self._call(
                 self._api.getitem(
                     f"/repos/{repo.full_name}/commits/{sha}/check-runs",

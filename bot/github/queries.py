@@ -61,6 +61,13 @@ query ThothBotSnapshot($owner: String!, $name: String!, $branchRef: String!, $br
         oid
         ... on Commit {
           tree { oid }
+          checkSuites(first: 20) {
+            nodes {
+              checkRuns(first: 1, filterBy: {checkName: "thoth-bot/advise"}) {
+                nodes { databaseId }
+              }
+            }
+          }
 """
         + _file_fields(path_count)
         + """

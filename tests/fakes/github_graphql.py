@@ -169,7 +169,28 @@ class GraphQLMixin:
             ),
             "file": lambda info, path: self._gql_file(repo, commit.tree, path),
             "url": f"https://github.com/{repo.full_name}/commit/{sha}",
+            "checkSuites": lambda info, **args: {"nodes": [self._gql_check_suite(repo, sha)]},
         }
+
+    def _gql_check_suite(self, repo: Repo, sha: str) -> dict[str, Any]:
+        """The commit's check runs, in one suite (the fake has one App)."""
+
+        def runs(info: Any, filterBy: Mapping[str, Any] | None = None, **_: Any) -> dict:
+            name = (filterBy or {}).get("checkName")
+            return {
+                "nodes": [
+                    {
+                        "__typename": "CheckRun",
+                        "id": f"CR_{run['id']}",
+                        "databaseId": run["id"],
+                        "name": run["name"],
+                    }
+                    for run in repo.check_runs.values()
+                    if run["head_sha"] == sha and (name is None or run["name"] == name)
+                ]
+            }
+
+        return {"__typename": "CheckSuite", "id": f"CS_{sha}", "checkRuns": runs}
 
     def _gql_file(self, repo: Repo, tree: str, path: str) -> dict[str, Any] | None:
         mode, sha, kind = "040000", tree, "tree"
