@@ -145,7 +145,9 @@ async def report_failure(
     labels: Sequence[str],
 ) -> None:
     """A failed status on the commit and ONE open issue saying what to fix (SPEC §7.6)."""
-    body = render.failure_body(problems, branch=branch, sha=snapshot.sha, words=forge.words)
+    body = render.failure_body(
+        problems, branch=branch, sha=snapshot.sha, words=forge.words, web_url=repo.web_url
+    )
     await forge.set_status(
         repo,
         snapshot.sha,

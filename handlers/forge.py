@@ -135,6 +135,8 @@ class Words:
     body_limit: int  # characters of an issue, merge request or comment body, with a margin
     who_may_command: str  # who may run `/thoth` commands, in the forge's terms
     checks: bool = False  # it can show a report in full (GitHub's check runs), if allowed
+    # A link to one line of a file at a commit: {web_url}, {sha}, {path}, {line} ("": none).
+    line_url: str = ""
 
     def reference(self, number: int) -> str:
         """A merge request's reference, which the forge renders as a link."""

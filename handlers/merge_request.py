@@ -70,7 +70,7 @@ async def advise_merge_request(
             ctx, repo, head.config, head.files, environments, force=force, hooks=False
         )
     except Problems as failure:
-        comment = render.failure_comment(failure.problems, ctx.forge.words)
+        comment = render.failure_comment(failure.problems, ctx.forge.words, repo.web_url, sha)
         await _sticky(ctx, repo, request, comment)
         description = render.status_description(failure.problems)
         report = CommitStatus(

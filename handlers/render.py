@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from handlers.adviser import Guidance, NodeClass
 from handlers.forge import Words
@@ -281,13 +282,15 @@ def _entries(entries: Sequence[Guidance]) -> str:
     return "\n".join(lines)
 
 
-def failure_body(problems: Sequence[Problem], *, branch: str, sha: str, words: Words) -> str:
+def failure_body(
+    problems: Sequence[Problem], *, branch: str, sha: str, words: Words, web_url: str = ""
+) -> str:
     lines = [
         FAILURE_MARKER,
         f"thoth-bot could not lock the dependencies of {code(branch)} at {code(sha[:12])}:",
         "",
     ]
-    lines += _problem_lines(problems)
+    lines += _problem_lines(problems, words, web_url, sha)
     lines += [
         "",
         "This issue is updated on every new failure and closed as soon as a later push "
@@ -311,17 +314,32 @@ def checks_notice(words: Words) -> str:
     )
 
 
-def failure_comment(problems: Sequence[Problem], words: Words) -> str:
+def failure_comment(
+    problems: Sequence[Problem], words: Words, web_url: str = "", sha: str = ""
+) -> str:
     """For a merge request's sticky comment: the same facts, no issue boilerplate."""
     lines = [GUIDANCE_MARKER, "## thoth-bot could not lock the dependencies", ""]
-    lines += _problem_lines(problems)
+    lines += _problem_lines(problems, words, web_url, sha)
     return fit("\n".join(lines) + "\n", words.body_limit)
 
 
-def _problem_lines(problems: Sequence[Problem]) -> list[str]:
+def _problem_lines(
+    problems: Sequence[Problem], words: Words | None = None, web_url: str = "", sha: str = ""
+) -> list[str]:
+    """Each Problem, its place linked to the line where the forge can link one."""
     lines = []
     for problem in problems:
-        lines.append(f"- **{code(problem.where)}**: {inert(problem.message)}")
+        where = code(problem.where)
+        if words is not None and words.line_url and web_url and sha and problem.line:
+            url = words.line_url.format(
+                web_url=web_url,
+                sha=sha,
+                path=quote(problem.path, safe="/"),
+                line=problem.line,
+            )
+            if _SAFE_LINK.fullmatch(url):
+                where = f"[{where}]({url})"
+        lines.append(f"- **{where}**: {inert(problem.message)}")
         lines.append(f"  **Fix:** {inert(problem.fix)}")
         if problem.detail:
             lines.append(quoted(problem.detail, indent="  "))

@@ -158,6 +158,11 @@ async def test_a_broken_pipfile_opens_one_issue_and_a_fix_closes_it(
     assert issue.title == FAILURE_TITLE and issue.author is gitlab.bot
     assert "Pipfile" in issue.description and "line" in issue.description
     assert [s["status"] for s in gitlab.statuses(path, push.after)] == ["failed"]
+    # No checks API on GitLab: the Problem's line is a link in the issue instead.
+    second = gitlab.head(path, "main") or ""
+    line = len(pipfile("flask").splitlines()) + 1
+    link = f"{gitlab.url}/{path}/-/blob/{second}/Pipfile#L{line}"
+    assert f"**[`Pipfile:{line}`]({link})**" in issue.description
 
     await push_and_settle(bot, gitlab, path, {"Pipfile": pipfile("flask", "six")})
 

@@ -55,7 +55,7 @@ WORDS = Words(
     reference_prefix="#",
     body_limit=65_000,
     who_may_command="write access to this repository",
-    checks=True,
+    checks=True,  # a Problem's line gets the check run's annotation, not a link
 )
 
 

@@ -62,6 +62,7 @@ WORDS = Words(
     reference_prefix="!",
     body_limit=999_000,
     who_may_command="the Developer role or above in this project",
+    line_url="{web_url}/-/blob/{sha}/{path}#L{line}",
 )
 
 
