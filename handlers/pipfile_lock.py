@@ -86,6 +86,19 @@ def parse_lock(path: str, text: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def pinned_versions(lock: Mapping[str, Any]) -> dict[str, str]:
+    """{canonical name: version} of every `==` pin of a lock's sections."""
+    found = {}
+    for section, entries in lock.items():
+        if section == "_meta" or not isinstance(entries, Mapping):
+            continue
+        for name, entry in entries.items():
+            version = entry.get("version") if isinstance(entry, Mapping) else None
+            if isinstance(version, str) and version.startswith("=="):
+                found[canonicalize_name(name)] = version[2:]
+    return found
+
+
 def version_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[VersionChange]:
     """Packages added, removed or moved to another version between locks `old` and `new`.
 

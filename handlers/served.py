@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from packaging.utils import canonicalize_name
-
-from handlers.pipfile_lock import parse_lock
+from handlers.pipfile_lock import parse_lock, pinned_versions
 from handlers.repo_config import RepoConfig
 
 
@@ -38,12 +36,5 @@ def locked_versions(config: RepoConfig, files: Mapping[str, object]) -> dict[str
         text = getattr(content, "text", None)
         if not text:
             continue
-        lock = parse_lock(environment.lock_path, text) or {}
-        for section, entries in lock.items():
-            if section == "_meta" or not isinstance(entries, dict):
-                continue
-            for name, entry in entries.items():
-                version = entry.get("version") if isinstance(entry, dict) else None
-                if isinstance(version, str) and version.startswith("=="):
-                    found[canonicalize_name(name)] = version[2:]
+        found.update(pinned_versions(parse_lock(environment.lock_path, text) or {}))
     return found

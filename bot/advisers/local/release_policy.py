@@ -19,16 +19,15 @@ where they leave nothing to resolve, the lock keeps what it had and says why.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from bot.advisers.osv import Advisory
 from handlers.adviser import Guidance
+from handlers.pipfile_lock import parse_lock, pinned_versions
 
 TYPES = ("latest", "stable", "performance", "security", "testing")
 DEFAULT = "stable"
@@ -74,20 +73,9 @@ def cool_down_of(pipfile_data: Mapping, configured: float) -> float:
 
 
 def locked_versions(lock_text: str) -> dict[str, str]:
-    """The current lock's versions by canonical name ({} when there is none or it is broken)."""
-    try:
-        lock = json.loads(lock_text) if lock_text else {}
-    except ValueError:
-        return {}
-    found = {}
-    for section, entries in lock.items() if isinstance(lock, dict) else ():
-        if section == "_meta" or not isinstance(entries, dict):
-            continue
-        for name, entry in entries.items():
-            version = entry.get("version") if isinstance(entry, dict) else None
-            if isinstance(version, str) and version.startswith("=="):
-                found[canonicalize_name(name)] = version[2:]
-    return found
+    """The current lock's versions by canonical name ({} when there is none or it is broken:
+    read as every lock is, within its bounds)."""
+    return pinned_versions(parse_lock("Pipfile.lock", lock_text) or {}) if lock_text else {}
 
 
 @dataclass
