@@ -21,10 +21,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fakes.osv import FakeOsv, record
 from fakes.thoth import FakeThoth
 from tools import tool_bin
 
 from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
+from bot.advisers.known_vulnerabilities import WithKnownVulnerabilities
+from bot.advisers.osv import OsvApi
 from bot.advisers.thoth import ThothAdviser, api_base_url, runtime_environment
 from handlers.adviser import AdviseError, AdviseRequest, Guidance, Hardware, NodeClass
 
@@ -560,3 +563,25 @@ def test_the_real_thamos_client_gets_a_lock_from_the_fake(tmp_path: Path) -> Non
     assert call.query["origin"] == ORIGIN
     assert call.body["runtime_environment"] == runtime_environment(req)
     assert call.polls == 3  # thamos: 202, 200 (ready), then it GETs the result once more
+
+
+async def test_thoths_locks_get_the_known_vulnerabilities_left_in_them(
+    thoth: FakeThoth, session: aiohttp.ClientSession
+) -> None:
+    with FakeOsv() as osv:
+        osv.publish(record("PYSEC-2024-56"))  # Django 5.0 before 5.0.7 (CVE-2024-38875)
+        checked = WithKnownVulnerabilities(adviser(session, thoth.url), OsvApi(session, osv.url))
+        result = await checked.advise(request("django", "flask"))
+        osv.unavailable = True
+        unchecked = await checked.advise(request("django", force=True))
+
+    assert result.lock["default"]["django"]["version"] == "==5.0.6"
+    [warning] = [g for g in result.justification if g.type == "WARNING"]
+    assert warning.message.startswith(
+        "django 5.0.6 has a known vulnerability, PYSEC-2024-56 (CVE-2024-38875)"
+    )
+    assert "fixed in 5.0.7" in warning.message and warning.package == "django"
+    assert any(
+        g.message.startswith("Known vulnerabilities were not checked")
+        for g in unchecked.justification
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from bot.advisers.cache import CachedAdviser, SqliteAdviseCache
+from bot.advisers.known_vulnerabilities import WithKnownVulnerabilities
 from bot.advisers.local import LocalAdviser
 from bot.advisers.local.remote import RemoteResolver
 from bot.advisers.osv import Vulnerabilities, vulnerabilities
@@ -34,6 +35,9 @@ def make_adviser(
             token=settings.thoth_token,
             timeout=settings.advise_timeout,
         )
+        known = known_vulnerabilities or vulnerabilities(session, settings.osv_url)
+        if known is not None:  # Thoth's guidance, and the known vulnerabilities left
+            inner = WithKnownVulnerabilities(inner, known)
     else:
         # Distributed: uv runs on `thoth-bot resolver` processes, never where credentials are.
         remote = (
