@@ -27,6 +27,7 @@ def make_adviser(
     adviser's resolutions go to the resolver pool, unless `resolve_here` (`thoth-bot advise`
     on a local checkout)."""
     inner: Adviser
+    known = known_vulnerabilities or vulnerabilities(session, settings.osv_url)
     if settings.adviser == "thoth":
         assert settings.thoth_host is not None  # load_settings guarantees it
         inner = ThothAdviser(
@@ -35,7 +36,6 @@ def make_adviser(
             token=settings.thoth_token,
             timeout=settings.advise_timeout,
         )
-        known = known_vulnerabilities or vulnerabilities(session, settings.osv_url)
         if known is not None:  # Thoth's guidance, and the known vulnerabilities left
             inner = WithKnownVulnerabilities(inner, known)
     else:
@@ -54,7 +54,7 @@ def make_adviser(
             budget=settings.advise_timeout,
             resolutions=settings.resolutions,
             cache_limit=settings.cache_limit,
-            vulnerabilities=known_vulnerabilities or vulnerabilities(session, settings.osv_url),
+            vulnerabilities=known,
             cool_down=settings.cool_down,
         )
     if metrics is not None:

@@ -390,6 +390,16 @@ async def oldest_with_wheel(
     return str(finals[0]) if finals else None
 
 
+async def _pages(
+    wanted: Mapping[str, tuple[str, Index]], proxy: str, listings: Listings
+) -> list[Page]:
+    """The listing of each (name, index) of `wanted`, read at once."""
+    async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
+        return await asyncio.gather(
+            *(_page(session, proxy, listings, name, index) for name, index in wanted.values())
+        )
+
+
 async def releases(
     wanted: Mapping[str, tuple[str, Index]],
     *,
@@ -402,10 +412,7 @@ async def releases(
     """{key: the releases the node class can install, oldest first} for {key: (name, index)}:
     a release with a wheel for the target, or an sdist where `sdists` (builds are allowed),
     that does not refuse the Python and is not yanked. Pre-releases too."""
-    async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
-        pages = await asyncio.gather(
-            *(_page(session, proxy, listings, name, index) for name, index in wanted.values())
-        )
+    pages = await _pages(wanted, proxy, listings)
     return {
         key: tuple(str(v) for v in installable(page, python_version, python_platform, sdists))
         for key, page in zip(wanted, pages, strict=True)
@@ -423,10 +430,7 @@ async def uploads(
 ) -> dict[str, dict[str, str]]:
     """{key: {release: when its first file the target installs was uploaded ("" where the index
     does not say)}} for {key: (name, index)}, over the releases `releases` gives."""
-    async with aiohttp.ClientSession(timeout=TIMEOUT, trust_env=False) as session:
-        pages = await asyncio.gather(
-            *(_page(session, proxy, listings, name, index) for name, index in wanted.values())
-        )
+    pages = await _pages(wanted, proxy, listings)
     found = {}
     for key, page in zip(wanted, pages, strict=True):
         usable = _usable(page, python_version, python_platform, sdists)

@@ -202,24 +202,23 @@ class LocalResolver:
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, tuple[str, ...]]:
         """From the indexes' listings, through the egress proxy (`listing.py`)."""
-        return await self._listings(
-            lambda proxy: releases(
-                {key: (name, target.indexes[position]) for key, (name, position) in wanted.items()},
-                proxy=proxy,
-                listings=self.listings,
-                python_version=target.python_version,
-                python_platform=target.python_platform,
-                sdists=self.runner.may_build,
-            ),
-            target,
-        )
+        return await self._per_release(releases, wanted, target)
 
     async def uploads(
         self, wanted: Mapping[str, tuple[str, int]], target: Target
     ) -> dict[str, dict[str, str]]:
         """From the indexes' listings, through the egress proxy (`listing.py`)."""
+        return await self._per_release(uploads, wanted, target)
+
+    async def _per_release(
+        self,
+        read: Callable[..., Awaitable[Read]],
+        wanted: Mapping[str, tuple[str, int]],
+        target: Target,
+    ) -> Read:
+        """`read` (`releases`, `uploads`) over the releases the target can install."""
         return await self._listings(
-            lambda proxy: uploads(
+            lambda proxy: read(
                 {key: (name, target.indexes[position]) for key, (name, position) in wanted.items()},
                 proxy=proxy,
                 listings=self.listings,
