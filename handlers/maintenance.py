@@ -15,7 +15,7 @@ from handlers.events import MaintainEvent
 from handlers.forge import NotFound
 from handlers.plan import Problems
 from handlers.proposal import read_branch, read_checkout, report_proposal, update_lock_request
-from handlers.served import locked_versions
+from handlers.served import note_checkout
 
 
 async def on_maintain(event: MaintainEvent, ctx: Context) -> None:
@@ -27,11 +27,7 @@ async def on_maintain(event: MaintainEvent, ctx: Context) -> None:
         return
     try:
         base = await read_checkout(ctx, repo, snapshot.sha, snapshot.files)
-        await ctx.served.note(
-            repo.full_name,
-            schedule=base.config.schedule,
-            locked=locked_versions(base.config, base.files),
-        )
+        await note_checkout(ctx.served, repo.full_name, base.config, base.files)
         if event.reason == "schedule" and base.config.schedule == "off":
             ctx.log.info("%s turned scheduled maintenance off", repo.full_name)
             return

@@ -19,7 +19,7 @@ from handlers.forge import FileContent, NotFound
 from handlers.plan import Problems
 from handlers.proposal import read_branch, read_checkout, update_lock_request
 from handlers.repo_config import CONFIG_PATH, MANAGER_NAME
-from handlers.served import locked_versions
+from handlers.served import note_checkout
 
 
 async def on_onboard(event: OnboardEvent, ctx: Context) -> None:
@@ -33,11 +33,7 @@ async def on_onboard(event: OnboardEvent, ctx: Context) -> None:
         return
     try:
         base = await read_checkout(ctx, repo, snapshot.sha, snapshot.files)
-        await ctx.served.note(
-            repo.full_name,
-            schedule=base.config.schedule,
-            locked=locked_versions(base.config, base.files),
-        )
+        await note_checkout(ctx.served, repo.full_name, base.config, base.files)
         present = [env for env in base.config.environments if base.files.get(env.pipfile_path)]
         if not present:
             ctx.log.info("%s has no Pipfile: nothing to onboard", repo.full_name)

@@ -14,7 +14,7 @@ from handlers.proposal import (
     update_lock_request,
 )
 from handlers.repo_config import CONFIG_PATH, RuntimeEnvironment
-from handlers.served import locked_versions
+from handlers.served import note_checkout
 
 
 def wants_push(event: PushEvent) -> bool:
@@ -34,11 +34,7 @@ async def on_push(event: PushEvent, ctx: Context) -> None:
     snapshot = await read_branch(ctx, repo, repo.default_branch)
     try:
         base = await read_checkout(ctx, repo, snapshot.sha, snapshot.files)
-        await ctx.served.note(
-            repo.full_name,
-            schedule=base.config.schedule,
-            locked=locked_versions(base.config, base.files),
-        )
+        await note_checkout(ctx.served, repo.full_name, base.config, base.files)
         affected = await _affected(ctx, event, base, open_request=bool(snapshot.merge_request))
         if not affected:
             ctx.log.info("push to %s changes no runtime environment's Pipfile", repo.full_name)

@@ -28,6 +28,13 @@ class NotKept:
         return None
 
 
+async def note_checkout(
+    served: Served, full_name: str, config: RepoConfig, files: Mapping[str, object]
+) -> None:
+    """Tell `served` what a default branch's checkout says: its schedule, its locks' versions."""
+    await served.note(full_name, schedule=config.schedule, locked=locked_versions(config, files))
+
+
 def locked_versions(config: RepoConfig, files: Mapping[str, object]) -> dict[str, str]:
     """{package: version} of every lock the checkout holds (the default section and others)."""
     found: dict[str, str] = {}

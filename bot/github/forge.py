@@ -73,6 +73,7 @@ class GitHubForge:
         self._branches: dict[tuple[str, str], bool] = {}
         # (repo, sha, name): its check run's id, None: none yet (what this job saw).
         self._check_runs: dict[tuple[str, str, str], int | None] = {}
+        self._checks_denied = False  # the installation was not granted `checks: write`
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -396,12 +397,14 @@ class GitHubForge:
         """A check run named after the status context (branch protection rules name it),
         created or updated in place; where the installation was not granted `checks: write`,
         a commit status."""
-        try:
-            await self._check_run(repo, sha, status)
-            return SHOWN_IN_FULL
-        except Forbidden:
-            await self._commit_status(repo, sha, status)
-            return SHOWN_AS_STATUS
+        if not self._checks_denied:
+            try:
+                await self._check_run(repo, sha, status)
+                return SHOWN_IN_FULL
+            except Forbidden:
+                self._checks_denied = True  # for the rest of this job: statuses at once
+        await self._commit_status(repo, sha, status)
+        return SHOWN_AS_STATUS
 
     async def _check_run(self, repo: Repo, sha: str, status: CommitStatus) -> None:
         key = (repo.full_name, sha, status.context)
