@@ -346,3 +346,14 @@ async def test_advise_with_a_type_says_what_it_would_lock_and_changes_nothing() 
     assert "`--type` takes one of `latest`, `stable`" in refused and "not `fastest`" in refused
     assert project.statuses == {} and project.git.refs["heads/feature"] == head
     assert not any("thoth-bot:guidance" in c.body for c in project.requests[number].comments)
+
+
+async def test_a_type_with_backticks_stays_inside_its_code_span() -> None:
+    forge, adviser = FakeForge(words=GITHUB), StubAdviser()
+    repo, number = merge_request(forge, pipfile("flask"))
+
+    await command(forge, adviser, repo, number, "/thoth advise --type=x`[a](https://evil.test)`")
+
+    [reply] = said(forge, repo, number)
+    assert "not `` x`[a](https://evil.test)` ``." in reply  # a longer fence: shown, not a link
+    assert adviser.requests == []

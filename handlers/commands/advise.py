@@ -11,6 +11,7 @@ from handlers.context import Context
 from handlers.events import CommentEvent
 from handlers.forge import MergeRequest
 from handlers.merge_request import advise_merge_request
+from handlers.render import code
 from handlers.repo_config import RECOMMENDATION_TYPES
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -23,7 +24,7 @@ def check(args: Sequence[str]) -> str | None:
         return str(error)
     for name in names:
         if not _NAME.match(name):
-            return f"`{name}` is not a runtime environment name."
+            return f"{code(name)} is not a runtime environment name."
     return None
 
 
@@ -39,9 +40,9 @@ def _options(args: Sequence[str]) -> tuple[bool, list[str], str | None]:
             kind = arg.partition("=")[2] or (rest.pop(0) if rest else "")
             if kind not in RECOMMENDATION_TYPES:
                 types = ", ".join(f"`{t}`" for t in RECOMMENDATION_TYPES)
-                raise ValueError(f"`--type` takes one of {types}, not `{kind}`.")
+                raise ValueError(f"`--type` takes one of {types}, not {code(kind)}.")
         elif arg.startswith("-"):
-            raise ValueError(f"`/thoth advise` knows only `--force` and `--type`, not `{arg}`.")
+            raise ValueError(f"`/thoth advise` knows only `--force` and `--type`, not {code(arg)}.")
         else:
             names.append(arg)
     return force, names, kind
@@ -54,4 +55,4 @@ async def run(ctx: Context, event: CommentEvent, request: MergeRequest, command:
             ctx, event.repo, request, names=names, force=force, recommendation_type=kind
         )
     except ValueError as error:
-        return f"`{command.line}`: {error}."
+        return f"{code(command.line)}: {error}."
