@@ -13,6 +13,7 @@ from handlers.commands.parse import Command, parse_commands
 from handlers.context import Context
 from handlers.events import CommentEvent
 from handlers.forge import MergeRequest, Words
+from handlers.render import code
 
 Run = Callable[[Context, CommentEvent, MergeRequest, Command], Awaitable[str]]
 
@@ -53,12 +54,12 @@ COMMANDS: dict[str, Run] = {
 def check(command: Command) -> str | None:
     """Why `command` cannot run, or None."""
     if command.name not in COMMANDS:
-        shown = f"`{command.line}`" if command.name else "`/thoth` alone"
+        shown = code(command.line) if command.name else "`/thoth` alone"
         return f"{shown} is not a thoth-bot command."
     if command.name == "advise":
         return advise.check(command.args)
     if command.args:
-        return f"`/thoth {command.name}` takes no arguments (got `{' '.join(command.args)}`)."
+        return f"`/thoth {command.name}` takes no arguments (got {code(' '.join(command.args))})."
     return None
 
 
